@@ -1,0 +1,60 @@
+"""Secret keys kept in the data directory when configuration gives none.
+
+The key file holds a JSON list, oldest key first and the newest (the one that
+signs) last, the same order itsdangerous and Flask's ``SECRET_KEY_FALLBACKS``
+use. It is created once with owner-only permissions and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from .exc import ConfigError
+
+KEY_FILE = "secret_keys.json"
+
+#: How many keys a rotation keeps: the new one and the two before it, so a
+#: cookie signed up to two rotations ago still verifies (and is re-signed).
+KEEP = 3
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _write(path: Path, keys: list[str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keys, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_or_create(data_dir: Path) -> tuple[str, ...]:
+    """Return the keys in ``data_dir``, creating a first key if there is none."""
+    path = data_dir / KEY_FILE
+    try:
+        keys = json.loads(path.read_text())
+    except FileNotFoundError:
+        keys = [_new_key()]
+        try:
+            _write(path, keys)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the key file {path}: {exc.strerror}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the key file {path}: {exc}") from None
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ConfigError(f"the key file {path} must hold a JSON list of non-empty strings")
+    return tuple(keys)
+
+
+def rotate(data_dir: Path, keep: int = KEEP) -> tuple[str, ...]:
+    """Add a new signing key; keep the ``keep - 1`` keys before it to verify."""
+    keys = [*load_or_create(data_dir), _new_key()][-keep:]
+    _write(data_dir / KEY_FILE, keys)
+    return tuple(keys)

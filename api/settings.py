@@ -1,0 +1,186 @@
+"""One frozen settings object, built from a TOML file and ``ONEBAR_*`` variables.
+
+Nothing imports a settings global: :func:`load` builds a :class:`Settings` and
+the caller passes it to :func:`api.web.create_app` or the store. Precedence,
+lowest first: the defaults below, the TOML file (``ONEBAR_CONFIG``, else
+``onebar.toml`` in the data directory), then the environment.
+
+Every setting, with its variable::
+
+    data_dir            ONEBAR_DATA_DIR            per-user data dir (platformdirs)
+    database            ONEBAR_DATABASE            <data_dir>/onebar.sqlite3
+    secret_keys         ONEBAR_SECRET_KEYS         comma separated, oldest first;
+                                                   else <data_dir>/secret_keys.json
+    public_url          ONEBAR_PUBLIC_URL          the URL browsers use for the service
+    cookie_name         ONEBAR_COOKIE_NAME         onebar_session
+    cookie_secure       ONEBAR_COOKIE_SECURE       false (set true behind HTTPS)
+    cookie_domain       ONEBAR_COOKIE_DOMAIN       none (host-only cookie)
+    session_max_age     ONEBAR_SESSION_MAX_AGE     1209600 (14 days, seconds)
+    session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
+    login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
+    login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
+    rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
+    trusted_proxies     ONEBAR_TRUSTED_PROXIES     0 (X-Forwarded-* is ignored)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from . import keys
+from .exc import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    secret_keys: tuple[str, ...] = field(repr=False)
+    database: Path | None = None
+    #: True when the keys came from configuration: ``onebar keys rotate`` then
+    #: refuses, because rotating is the configuration's owner's job.
+    keys_from_config: bool = False
+    public_url: str | None = None
+    cookie_name: str = "onebar_session"
+    cookie_secure: bool = False
+    cookie_domain: str | None = None
+    session_max_age: int = 14 * 24 * 3600
+    session_renew_after: int = 24 * 3600
+    login_rate_limit: str = "5/minute"
+    login_ip_rate_limit: str = "30/minute"
+    rate_limit_storage: str = "memory://"
+    trusted_proxies: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.secret_keys or not all(self.secret_keys):
+            raise ConfigError("at least one non-empty secret key is needed")
+        if self.database is None:
+            object.__setattr__(self, "database", self.data_dir / "onebar.sqlite3")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+                raise ConfigError(f"public_url must be an origin such as https://id.example.com, not {self.public_url!r}")
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        if self.session_max_age <= 0 or self.session_renew_after < 0:
+            raise ConfigError("session_max_age must be positive and session_renew_after not negative")
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _convert(name: str, value: object, kind: type) -> object:
+    if kind is bool and isinstance(value, str):
+        try:
+            return _BOOL[value.strip().lower()]
+        except KeyError:
+            raise ConfigError(f"{name} must be true or false, not {value!r}") from None
+    if kind is int and not isinstance(value, bool):
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if kind is Path:
+        return Path(str(value)).expanduser()
+    if kind is str and isinstance(value, str):
+        return value
+    if isinstance(value, kind):
+        return value
+    raise ConfigError(f"{name} has the wrong type: {value!r}")
+
+
+_KINDS: dict[str, type] = {
+    "data_dir": Path,
+    "database": Path,
+    "public_url": str,
+    "cookie_name": str,
+    "cookie_secure": bool,
+    "cookie_domain": str,
+    "session_max_age": int,
+    "session_renew_after": int,
+    "login_rate_limit": str,
+    "login_ip_rate_limit": str,
+    "rate_limit_storage": str,
+    "trusted_proxies": int,
+}
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("onebar", appauthor=False))
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory (owner-only) or say clearly why it can't be used."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the data directory {path}: {exc.strerror}") from None
+    if not path.is_dir():
+        raise ConfigError(f"the data directory {path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"the data directory {path} is not writable")
+    return path
+
+
+def load(
+    environ: Mapping[str, str] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    **overrides: object,
+) -> Settings:
+    """Build :class:`Settings` from a TOML file, the environment and overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+
+    base_dir = data_dir or env.get("ONEBAR_DATA_DIR") or None
+    path = config_file or env.get("ONEBAR_CONFIG")
+    if not path and base_dir:
+        candidate = Path(base_dir).expanduser() / "onebar.toml"
+        path = candidate if candidate.exists() else None
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                values.update(tomllib.load(fh))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
+
+    for name in _KINDS:
+        var = f"ONEBAR_{name.upper()}"
+        if env.get(var, "") != "":
+            values[name] = env[var]
+    if env.get("ONEBAR_SECRET_KEYS"):
+        values["secret_keys"] = env["ONEBAR_SECRET_KEYS"]
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    values.update(overrides)
+
+    unknown = set(values) - set(_KINDS) - {"secret_keys"}
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+
+    kwargs: dict[str, object] = {n: _convert(n, v, _KINDS[n]) for n, v in values.items() if n in _KINDS}
+    kwargs["data_dir"] = prepare_data_dir(Path(kwargs.get("data_dir") or default_data_dir()))  # type: ignore[arg-type]
+
+    raw_keys = values.get("secret_keys")
+    if raw_keys:
+        if isinstance(raw_keys, str):
+            raw_keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
+        if not isinstance(raw_keys, (list, tuple)) or not all(isinstance(k, str) for k in raw_keys):
+            raise ConfigError("secret_keys must be a list of strings, oldest first")
+        kwargs["secret_keys"] = tuple(raw_keys)
+        kwargs["keys_from_config"] = True
+    else:
+        kwargs["secret_keys"] = keys.load_or_create(kwargs["data_dir"])  # type: ignore[arg-type]
+    return Settings(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,122 @@
+"""The store interface and the records it returns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from ..exc import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    name: str
+    avatar_url: str | None
+    created_at: int
+
+    @property
+    def initials(self) -> str:
+        words = [w for w in re.split(r"[\s\-_.@]+", self.name) if w and w[0].isalnum()]
+        if not words:
+            return self.email[:1].upper()
+        letters = words[0][0] + (words[-1][0] if len(words) > 1 else "")
+        return letters.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    #: A public handle (a hash of the secret session id), safe to show and to
+    #: post back from the account page; it cannot be turned into a cookie.
+    key: str
+    user_id: str
+    created_at: int
+    last_seen_at: int
+    expires_at: int
+    user_agent: str
+    ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    session: Session
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    id: str
+    name: str
+    url: str
+
+    @property
+    def origin(self) -> str:
+        return normalize_origin(self.url)
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+APP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def normalize_email(email: str) -> str:
+    """The form an email is compared and stored in for uniqueness."""
+    email = email.strip()
+    if not _EMAIL.match(email) or "." not in email.rpartition("@")[2]:
+        raise ValidationError("Enter an email address such as ada@example.com.")
+    return email.casefold()
+
+
+def normalize_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased, default port dropped.
+
+    Raises :class:`ValidationError` for anything that is not a plain http(s)
+    URL (userinfo, no host, control characters, another scheme).
+    """
+    if not isinstance(url, str) or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url) or "\\" in url:
+        raise ValidationError(f"not a plain http(s) URL: {url!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValidationError(f"not a valid URL: {url!r}") from None
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or "@" in parts.netloc:
+        raise ValidationError(f"not a plain http(s) URL: {url!r}")
+    host = f"[{host}]" if ":" in host else host
+    if not re.fullmatch(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]", host):
+        raise ValidationError(f"not a plain host name: {host!r}")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+class Store(Protocol):
+    """Everything the service keeps. Methods raise :class:`api.exc.StoreError` subclasses."""
+
+    # users
+    def create_user(self, email: str, name: str, password_hash: str) -> User: ...
+    def get_user(self, user_id: str) -> User | None: ...
+    def get_credentials(self, email: str) -> tuple[User, str] | None: ...
+    def list_users(self) -> list[User]: ...
+    def update_user(
+        self, user_id: str, *, name: str | None = None, password_hash: str | None = None, avatar_url: str | None = None
+    ) -> User: ...
+
+    # sessions
+    def create_session(self, user_id: str, *, expires_at: int, user_agent: str = "", ip: str = "") -> str: ...
+    def get_active_session(self, sid: str, now: int) -> ActiveSession | None: ...
+    def extend_session(self, sid: str, *, expires_at: int, now: int) -> None: ...
+    def revoke_session(self, sid: str) -> bool: ...
+    def revoke_session_key(self, user_id: str, key: str) -> bool: ...
+    def revoke_user_sessions(self, user_id: str, *, except_sid: str | None = None) -> int: ...
+    def list_sessions(self, user_id: str, now: int) -> list[Session]: ...
+
+    # registered apps
+    def add_app(self, app: App) -> App: ...
+    def remove_app(self, app_id: str) -> bool: ...
+    def list_apps(self) -> list[App]: ...
+
+    def ping(self) -> None: ...
+    def close(self) -> None: ...
