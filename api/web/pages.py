@@ -1,0 +1,175 @@
+"""The HTML pages: sign in, sign up, account, sign out. They work without JavaScript."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from .. import passwords
+from ..exc import DuplicateError
+from ..redirects import safe_next
+from .forms import ConfirmForm, LoginForm, PasswordForm, ProfileForm, SignupForm
+from .state import current_session, end_session, onebar, start_session
+
+bp = Blueprint("pages", __name__)
+
+
+def _next_target(default: str = "/") -> str:
+    raw = request.form.get("next") if request.method == "POST" else request.args.get("next")
+    return safe_next(raw, onebar().redirect_origins(), default)
+
+
+def _too_many(retry_after: int, form: LoginForm) -> tuple[str, int, dict[str, str]]:
+    form.form_errors.append(f"Too many failed attempts. Try again in {retry_after} seconds.")
+    return render_template("login.html", form=form), 429, {"Retry-After": str(retry_after)}
+
+
+@bp.get("/")
+def index() -> str | Response:
+    if current_session() is not None:
+        return redirect(url_for(".account"))
+    return render_template("index.html", apps=onebar().apps)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    ob = onebar()
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = _next_target(default="")
+        return render_template("login.html", form=form, signed_in=current_session())
+    if not form.validate_on_submit():
+        return render_template("login.html", form=form), 400
+    address, email = request.remote_addr or "", form.email.data or ""
+    wait = ob.throttle.retry_after(address, email)
+    if wait is not None:
+        return _too_many(wait, form)
+    found = ob.store.get_credentials(email)
+    # verify() spends the same time whether or not the account exists.
+    if not passwords.verify(found[1] if found else None, form.password.data or "") or found is None:
+        ob.throttle.failed(address, email)
+        form.form_errors.append("That email and password do not match an account.")
+        return render_template("login.html", form=form), 401
+    ob.throttle.succeeded(address, email)
+    start_session(found[0].id)
+    return redirect(_next_target(), 303)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> str | Response | tuple[str, int]:
+    ob = onebar()
+    form = SignupForm()
+    if request.method == "GET":
+        form.next.data = _next_target(default="")
+        return render_template("signup.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("signup.html", form=form), 400
+    try:
+        user = ob.store.create_user(
+            form.email.data or "", form.name.data or "", passwords.hash_password(form.password.data or "")
+        )
+    except DuplicateError:
+        form.email.errors = ["An account with this email already exists. Sign in instead?"]
+        return render_template("signup.html", form=form), 409
+    start_session(user.id)
+    return redirect(_next_target(), 303)
+
+
+def _require_user():  # type: ignore[no-untyped-def]
+    active = current_session()
+    if active is None:
+        abort(redirect(url_for(".login", next=request.full_path.rstrip("?")), 303))
+    return active
+
+
+def _account_page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    active = _require_user()
+    user = active.user
+    profile = profile or ProfileForm(data={"name": user.name, "avatar_url": user.avatar_url or ""})
+    sessions = onebar().store.list_sessions(user.id, int(time.time()))
+    return (
+        render_template(
+            "account.html",
+            user=user,
+            current_key=active.session.key,
+            sessions=sessions,
+            profile=profile,
+            password=password or PasswordForm(),
+            confirm=ConfirmForm(),
+            apps=onebar().apps,
+        ),
+        status,
+    )
+
+
+@bp.get("/account")
+def account():  # type: ignore[no-untyped-def]
+    return _account_page()
+
+
+@bp.post("/account/profile")
+def update_profile():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return _account_page(profile=form, status=400)
+    onebar().store.update_user(active.user.id, name=form.name.data, avatar_url=form.avatar_url.data or "")
+    flash("Your profile is saved.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.post("/account/password")
+def change_password():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    ob = onebar()
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(password=form, status=400)
+    found = ob.store.get_credentials(active.user.email)
+    if found is None or not passwords.verify(found[1], form.current.data or ""):
+        form.current.errors = ["That is not your current password."]
+        return _account_page(password=form, status=400)
+    ob.store.update_user(active.user.id, password_hash=passwords.hash_password(form.password.data or ""))
+    # Every existing cookie dies; this browser gets a fresh session.
+    ob.store.revoke_user_sessions(active.user.id)
+    start_session(active.user.id)
+    flash("Your password is changed. Every other device is signed out.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.post("/account/sessions/<key>/revoke")
+def revoke_session(key: str):  # type: ignore[no-untyped-def]
+    active = _require_user()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if key == active.session.key:
+        end_session()
+        return redirect(url_for(".login"), 303)
+    onebar().store.revoke_session_key(active.user.id, key)
+    flash("That device is signed out.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.post("/account/sessions/revoke-all")
+def revoke_all():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    onebar().store.revoke_user_sessions(active.user.id)
+    end_session()
+    flash("You are signed out everywhere.")
+    return redirect(url_for(".login"), 303)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():  # type: ignore[no-untyped-def]
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        end_session()
+        return redirect(_next_target(), 303)
+    form.next.data = _next_target(default="")
+    return render_template("logout.html", form=form, signed_in=current_session())

@@ -1,0 +1,123 @@
+"""What the web layer shares per app: the collaborators and the current session.
+
+:class:`Onebar` is built once by :func:`api.web.create_app` and kept in
+``app.extensions["onebar"]``. The helpers below resolve the browser's session
+at most once per request and let the response re-issue or clear the cookie.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, current_app, g, request
+
+from ..ratelimit import LoginThrottle
+from ..sessions import SessionCodec
+from ..settings import Settings
+from ..store import ActiveSession, App, Store
+
+
+@dataclass(frozen=True)
+class Onebar:
+    settings: Settings
+    store: Store
+    codec: SessionCodec
+    throttle: LoginThrottle
+    #: Registered apps, read once at start-up: the app switcher, the CORS
+    #: allowlist and the ``next=`` allowlist all come from this one list.
+    apps: tuple[App, ...]
+    app_origins: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "app_origins", frozenset(a.origin for a in self.apps))
+
+    def own_origin(self) -> str:
+        return self.settings.public_url or request.host_url.rstrip("/")
+
+    def redirect_origins(self) -> frozenset[str]:
+        return self.app_origins | {self.own_origin()}
+
+
+def onebar() -> Onebar:
+    return current_app.extensions["onebar"]  # type: ignore[no-any-return]
+
+
+def current_session() -> ActiveSession | None:
+    """The signed-in session of this request's browser, or None."""
+    if "onebar_active" not in g:
+        g.onebar_active = _resolve()
+    return g.onebar_active  # type: ignore[no-any-return]
+
+
+def _resolve() -> ActiveSession | None:
+    ob = onebar()
+    raw = request.cookies.get(ob.settings.cookie_name)
+    if raw is None:
+        return None
+    token = ob.codec.decode(raw)
+    now = int(time.time())
+    active = ob.store.get_active_session(token.sid, now) if token else None
+    if token is None or active is None or active.user.id != token.uid:
+        g.onebar_cookie = None  # clear the dead cookie on the way out
+        return None
+    if token.stale or token.age(now) >= ob.settings.session_renew_after:
+        ob.store.extend_session(token.sid, expires_at=now + ob.settings.session_max_age, now=now)
+        g.onebar_cookie = ob.codec.encode(token.sid, token.uid)
+    return active
+
+
+def start_session(user_id: str) -> None:
+    """Sign this browser in with a brand-new session (never reuse an old id)."""
+    ob = onebar()
+    old = current_session()
+    if old is not None:
+        ob.store.revoke_session_key(old.user.id, old.session.key)
+    sid = ob.store.create_session(
+        user_id,
+        expires_at=int(time.time()) + ob.settings.session_max_age,
+        user_agent=request.user_agent.string,
+        ip=request.remote_addr or "",
+    )
+    g.onebar_cookie = ob.codec.encode(sid, user_id)
+    g.onebar_active = None  # the new session counts from the next request
+
+
+def end_session() -> None:
+    """Revoke this browser's session on the server and clear its cookie."""
+    ob = onebar()
+    raw = request.cookies.get(ob.settings.cookie_name)
+    token = ob.codec.decode(raw) if raw else None
+    if token is not None:
+        ob.store.revoke_session(token.sid)
+    g.onebar_active = None
+    g.onebar_cookie = None
+
+
+def write_cookie(response: Response) -> Response:
+    """after_request: apply what the request decided about the cookie."""
+    if "onebar_cookie" not in g:
+        return response
+    s = onebar().settings
+    if g.onebar_cookie is None:
+        response.delete_cookie(
+            s.cookie_name, path="/", domain=s.cookie_domain, secure=s.cookie_secure, httponly=True, samesite="Lax"
+        )
+    else:
+        response.set_cookie(
+            s.cookie_name,
+            g.onebar_cookie,
+            max_age=s.session_max_age,
+            path="/",
+            domain=s.cookie_domain,
+            secure=s.cookie_secure,
+            httponly=True,
+            samesite="Lax",
+        )
+    response.vary.add("Cookie")
+    return response
+
+
+def init_app(app: Flask, state: Onebar) -> None:
+    app.extensions["onebar"] = state
+    app.after_request(write_cookie)
