@@ -1,0 +1,122 @@
+"""Shared fixtures: settings on a real SQLite file, the app, a client, an auth
+helper, and Chromium for the browser tests (Playwright, pytest-playwright)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import settings as settings_mod
+from api.settings import Settings
+from api.store import App, SQLiteStore
+from api.web import create_app
+
+from .live import TEST_SECRET_KEYS
+
+#: Registered apps of the in-process test service.
+APPS = (
+    App("notes", "Notes", "http://localhost:5001/"),
+    App("tasks", "Tasks", "https://tasks.example.com/"),
+)
+PASSWORD = "correct horse battery"
+
+
+# -- Chromium ---------------------------------------------------------------------
+
+def chromium_executable() -> str | None:
+    """Debian's chromium (or ONEBAR_CHROMIUM); None means Playwright's own build."""
+    return os.environ.get("ONEBAR_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+    args = {
+        **browser_type_launch_args,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    }
+    exe = chromium_executable()
+    if exe:
+        args["executable_path"] = exe
+    return args
+
+
+# -- the service in-process ---------------------------------------------------------
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_mod.load(environ={}, data_dir=tmp_path / "data", secret_keys=list(TEST_SECRET_KEYS),
+                             public_url="http://localhost:5000")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(settings.database)  # type: ignore[arg-type]
+    for a in APPS:
+        s.add_app(a)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(settings: Settings, store: SQLiteStore) -> Flask:
+    app = create_app(settings, store)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient, app: Flask) -> None:
+        self._client = client
+        self._app = app
+
+    def signup(self, email: str = "ada@example.com", name: str = "Ada Lovelace", password: str = PASSWORD,
+               next: str = "") -> object:
+        return self._client.post("/signup", data={
+            "csrf_token": csrf_token(self._client, "/signup"), "name": name, "email": email,
+            "password": password, "confirm": password, "next": next,
+        })
+
+    def login(self, email: str = "ada@example.com", password: str = PASSWORD, next: str = "") -> object:
+        return self._client.post("/login", data={
+            "csrf_token": csrf_token(self._client), "email": email, "password": password, "next": next,
+        })
+
+    def logout(self, next: str = "") -> object:
+        return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/logout"), "next": next})
+
+    def cookie(self) -> str | None:
+        c = self._client.get_cookie(self._app.extensions["onebar"].settings.cookie_name)
+        return c.value if c else None
+
+    def me(self, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        return self._client.get("/api/me", **kwargs).get_json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def auth(client: FlaskClient, app: Flask) -> AuthActions:
+    return AuthActions(client, app)

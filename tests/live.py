@@ -1,0 +1,166 @@
+"""Real servers for tests: subprocesses on ephemeral localhost ports.
+
+Each server is started, polled on a health URL until it answers, and always
+stopped (werkzeug's ``dev_server`` fixture does the same). Output goes to a
+log file whose tail is shown when a server does not come up.
+
+    with start_service(tmp_path, apps=[("notes", "Notes", "http://localhost:5001/")],
+                       users=[("ada@example.com", "Ada", "password123")]) as svc:
+        urllib.request.urlopen(svc.url + "/api/me")
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Keys used by every test service, so tests can mint cookies offline.
+TEST_SECRET_KEYS = ("test-old-key-0123456789abcdef0123456789", "test-new-key-0123456789abcdef0123456789")
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on localhost."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("localhost", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def run_server(
+    argv: Sequence[str],
+    *,
+    url: str,
+    health: str = "/",
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[Server]:
+    """Start ``argv``, wait until ``url + health`` answers, stop it afterwards."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=cwd or ROOT)
+    server = Server(proc=proc, url=url, log=log)
+    try:
+        try:
+            wait_until_up(url + health, proc, timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n--- {log} ---\n{server.log_tail()}") from None
+        yield server
+    finally:
+        server.stop()
+
+
+def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {
+        "ONEBAR_DATA_DIR": str(data_dir),
+        "ONEBAR_SECRET_KEYS": ",".join(TEST_SECRET_KEYS),
+        **(extra or {}),
+    }
+
+
+def onebar(data_dir: Path, *args: str, input: str | None = None, env: Mapping[str, str] | None = None,
+           check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the ``onebar`` CLI against ``data_dir`` (as ``python -m api``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "api", "--data-dir", str(data_dir), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **service_env(data_dir, env)},
+        cwd=ROOT,
+        check=check,
+        timeout=60,
+    )
+
+
+@dataclass
+class Service:
+    url: str
+    port: int
+    data_dir: Path
+    server: Server
+
+    def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return onebar(self.data_dir, *args, input=input, check=check)
+
+
+@contextmanager
+def start_service(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    apps: Iterable[tuple[str, str, str]] = (),
+    users: Iterable[tuple[str, str, str]] = (),
+    env: Mapping[str, str] | None = None,
+    threads: int = 8,
+) -> Iterator[Service]:
+    """Register ``apps`` (id, name, url) and ``users`` (email, name, password), then serve.
+
+    The service runs exactly as ``onebar serve`` does (waitress), with the
+    test keys in :data:`TEST_SECRET_KEYS`.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for app_id, name, url in apps:
+        onebar(data_dir, "app", "add", app_id, "--name", name, "--url", url)
+    for email, name, password in users:
+        onebar(data_dir, "user", "add", email, "--name", name, "--password-stdin", input=password + "\n")
+    port = port or free_port()
+    url = f"http://localhost:{port}"
+    argv = [sys.executable, "-m", "api", "serve", "--host", "localhost", "--port", str(port),
+            "--threads", str(threads)]
+    with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
+                    env=service_env(data_dir, env)) as server:
+        yield Service(url=url, port=port, data_dir=data_dir, server=server)
