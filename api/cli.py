@@ -146,6 +146,15 @@ def keys_rotate(ctx: _Context) -> None:
     click.echo(f"rotated: {len(new)} keys kept, the newest signs (restart running services to apply)")
 
 
+def _register_demo() -> None:
+    from .demo import demo
+
+    cli.add_command(demo)
+
+
+_register_demo()
+
+
 def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
