@@ -123,6 +123,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
         max_age=600,
+        # Without an Origin header there is nothing to allow; flask-cors would
+        # otherwise list every registered origin.
+        always_send=False,
     )
     csrf = CSRFProtect(app)
     csrf.exempt(jsonapi.bp)
