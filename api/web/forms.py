@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, URLField
-from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
 from .. import passwords
 from ..exc import ValidationError as OnebarValidationError
@@ -37,7 +37,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-_NAME = [InputRequired("Enter your name."), Length(max=80, message="Keep the name under 80 characters."), _printable]
+_NAME = [DataRequired("Enter your name."), Length(max=80, message="Keep the name under 80 characters."), _printable]
 _NEW_PASSWORD = [
     InputRequired("Choose a password."),
     Length(

@@ -1,0 +1,163 @@
+"""The JSON contract of /api/me and /api/logout, the OpenAPI document, health and the script."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from .conftest import csrf_token
+
+
+def validate(document: dict, component: str, instance: object) -> None:
+    schema = {"$ref": f"#/components/schemas/{component}", "components": document["components"]}
+    jsonschema.Draft202012Validator(schema).validate(instance)
+
+
+def test_me_signed_out_has_apps_and_links(client):
+    body = client.get("/api/me").get_json()
+    assert body == {
+        "user": None,
+        "apps": [
+            {"id": "notes", "name": "Notes", "url": "http://localhost:5001/"},
+            {"id": "tasks", "name": "Tasks", "url": "https://tasks.example.com/"},
+        ],
+        "links": {
+            "login": "http://localhost:5000/login",
+            "logout": "http://localhost:5000/logout",
+            "account": "http://localhost:5000/account",
+        },
+    }
+
+
+def test_me_signed_in_names_the_user(auth):
+    auth.signup(email="Grace@Example.com", name="Grace Brewster Hopper")
+    user = auth.me()["user"]
+    assert user["name"] == "Grace Brewster Hopper"
+    assert user["email"] == "Grace@Example.com"
+    assert user["initials"] == "GH"
+    assert user["avatar_url"] is None
+    assert user["id"].startswith("u_")
+
+
+def test_html_in_a_display_name_comes_back_as_plain_json_text(client, auth):
+    name = '<img src=x onerror=alert(1)><script>alert("x")</script>'
+    assert auth.signup(name=name).status_code == 303
+    response = client.get("/api/me")
+    assert response.mimetype == "application/json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.get_json()["user"]["name"] == name
+    page = client.get("/account").get_data(as_text=True)
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_openapi_document_describes_what_me_answers(client, auth):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"] == "3.1.0"
+    assert {"/api/me", "/api/logout", "/healthz"} <= set(doc["paths"])
+    jsonschema.Draft202012Validator.check_schema(doc["components"]["schemas"]["Me"])
+    validate(doc, "Me", client.get("/api/me").get_json())
+    auth.signup(name="<b>Ada</b>")
+    validate(doc, "Me", client.get("/api/me").get_json())
+    signed_out = client.post("/api/logout", json={}, headers={"Origin": "http://localhost:5001"}).get_json()
+    validate(doc, "Me", signed_out)
+    with pytest.raises(jsonschema.ValidationError):
+        validate(doc, "Me", {"user": {"id": 1}, "apps": [], "links": {}})
+
+
+def test_health_answers_when_the_store_does(client, store):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    # A store that cannot open its file answers 503, not 500.
+    store.close()
+    store.path = store.path.parent / "missing-dir" / "db.sqlite3"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "error" in response.get_json()
+
+
+def test_the_script_is_served_with_an_etag_and_revalidates_to_304(client):
+    first = client.get("/onebar.js")
+    if first.status_code == 404:
+        pytest.fail("static/onebar.js is missing")
+    assert first.mimetype == "text/javascript"
+    assert first.headers["ETag"]
+    assert "max-age" in first.headers["Cache-Control"]
+    again = client.get("/onebar.js", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+
+
+def test_profile_update_shows_on_me(client, auth):
+    auth.signup()
+    response = client.post("/account/profile", data={
+        "csrf_token": csrf_token(client, "/account"), "name": "Ada King", "avatar_url": "https://img.example/ada.png"})
+    assert response.status_code == 303
+    user = auth.me()["user"]
+    assert (user["name"], user["initials"], user["avatar_url"]) == ("Ada King", "AK", "https://img.example/ada.png")
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("name", "", "Enter your name."),
+        ("name", "x" * 81, "Keep the name under 80 characters."),
+        ("avatar_url", "javascript:alert(1)", "Enter an http(s) address of an image"),
+        ("avatar_url", "http://img.example/a.png", "Use an https:// address"),
+    ],
+)
+def test_bad_profile_field_gets_a_message_and_changes_nothing(client, auth, field, value, message):
+    auth.signup()
+    data = {"csrf_token": csrf_token(client, "/account"), "name": "Ada King", "avatar_url": ""}
+    data[field] = value
+    response = client.post("/account/profile", data=data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert auth.me()["user"]["name"] == "Ada Lovelace"
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"email": "not-an-email"}, "Enter an email address such as ada@example.com."),
+        ({"password": "short", "confirm": "short"}, "Use at least 8 characters."),
+        ({"confirm": "something else"}, "The passwords do not match."),
+        ({"name": "   "}, "Enter your name."),
+    ],
+)
+def test_bad_sign_up_field_gets_a_message_not_a_trace(client, auth, changes, message):
+    data = {"csrf_token": csrf_token(client, "/signup"), "name": "Ada", "email": "ada@example.com",
+            "password": "long enough password", "confirm": "long enough password", **changes}
+    response = client.post("/signup", data=data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert auth.me()["user"] is None
+
+
+def test_sign_up_with_an_existing_email_in_another_case_is_refused(client, auth):
+    auth.signup()
+    auth.logout()
+    response = auth.signup(email="ADA@example.COM", name="Impostor")
+    assert response.status_code == 409
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_account_lists_sessions_and_can_sign_out_one_device(app, client, auth):
+    from .conftest import AuthActions
+
+    auth.signup()
+    phone = AuthActions(app.test_client(), app)
+    phone._client.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
+    phone.login()
+    page = client.get("/account").get_data(as_text=True)
+    assert "PhoneBrowser/1.0" in page and "(this browser)" in page
+    key = app.extensions["onebar"].store.list_sessions(auth.me()["user"]["id"], 0)
+    phone_key = next(s.key for s in key if s.user_agent == "PhoneBrowser/1.0")
+    response = client.post(f"/account/sessions/{phone_key}/revoke", data={"csrf_token": csrf_token(client, "/account")})
+    assert response.status_code == 303
+    assert phone.me()["user"] is None
+    assert auth.me()["user"] is not None
+
+
+def test_account_needs_sign_in_and_comes_back(client):
+    response = client.get("/account")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login?next=/account"

@@ -1,0 +1,46 @@
+"""Settings come from defaults, a TOML file and ONEBAR_* variables, in that order."""
+
+import pytest
+
+from api import settings as settings_mod
+from api.exc import ConfigError
+
+
+def test_toml_then_environment_override(tmp_path):
+    (tmp_path / "onebar.toml").write_text('cookie_name = "from_toml"\nsession_max_age = 600\ncookie_secure = true\n')
+    s = settings_mod.load({"ONEBAR_SESSION_MAX_AGE": "900"}, data_dir=tmp_path)
+    assert (s.cookie_name, s.session_max_age, s.cookie_secure) == ("from_toml", 900, True)
+    assert s.database == tmp_path / "onebar.sqlite3"
+
+
+def test_keys_from_environment_oldest_first(tmp_path):
+    s = settings_mod.load({"ONEBAR_SECRET_KEYS": "old-key, new-key"}, data_dir=tmp_path)
+    assert s.secret_keys == ("old-key", "new-key") and s.keys_from_config
+    assert not (tmp_path / "secret_keys.json").exists()
+    assert "new-key" not in repr(s), "keys never appear in a repr (or a log line)"
+
+
+@pytest.mark.parametrize(
+    "env,words",
+    [
+        ({"ONEBAR_COOKIE_SECURE": "maybe"}, "true or false"),
+        ({"ONEBAR_SESSION_MAX_AGE": "two weeks"}, "whole number"),
+        ({"ONEBAR_PUBLIC_URL": "ftp://id.example.com"}, "public_url"),
+        ({"ONEBAR_PUBLIC_URL": "https://id.example.com/path"}, "public_url"),
+    ],
+)
+def test_bad_values_are_clear_errors(tmp_path, env, words):
+    with pytest.raises(ConfigError, match=words):
+        settings_mod.load(env, data_dir=tmp_path)
+
+
+def test_unknown_toml_setting_is_named(tmp_path):
+    (tmp_path / "onebar.toml").write_text("cookie_nmae = 'typo'\n")
+    with pytest.raises(ConfigError, match="cookie_nmae"):
+        settings_mod.load({}, data_dir=tmp_path)
+
+
+def test_broken_toml_is_a_clear_error(tmp_path):
+    (tmp_path / "onebar.toml").write_text("cookie_name = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        settings_mod.load({}, data_dir=tmp_path)
