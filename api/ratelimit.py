@@ -1,8 +1,9 @@
-"""Throttling of failed sign-ins, on the ``limits`` library.
+"""Throttling of failed sign-ins and of sign-ups, on the ``limits`` library.
 
-Two moving windows count *failures*: one per (address, account) pair, which
-stops guessing one account's password, and one per address, which stops
-spraying many accounts. Storage is a ``limits`` URI: ``memory://`` on one
+Two moving windows count attempts that matter (failed sign-ins, sign-ups):
+one per (address, subject) pair, where the subject is the account tried, which
+stops guessing one account's password; and one per address, which stops
+spraying many accounts or creating them in bulk. Storage is a ``limits`` URI: ``memory://`` on one
 node, ``redis://host:6379`` when several nodes share the counts.
 """
 
@@ -16,28 +17,30 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 
-class LoginThrottle:
+class Throttle:
     def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
 
-    def _checks(self, address: str, account: str):  # type: ignore[no-untyped-def]
-        return [(self._per_account, ("login", address, account.casefold())), (self._per_address, ("login", address))]
+    def _checks(self, address: str, subject: str):  # type: ignore[no-untyped-def]
+        return [(self._per_account, ("onebar", address, subject.casefold())), (self._per_address, ("onebar", address))]
 
-    def retry_after(self, address: str, account: str) -> int | None:
+    def retry_after(self, address: str, subject: str) -> int | None:
         """Seconds until another attempt is allowed, or None if it is now."""
         waits = [
             self._limiter.get_window_stats(limit, *keys).reset_time - time.time()
-            for limit, keys in self._checks(address, account)
+            for limit, keys in self._checks(address, subject)
             if not self._limiter.test(limit, *keys)
         ]
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def failed(self, address: str, account: str) -> None:
-        for limit, keys in self._checks(address, account):
+    def count(self, address: str, subject: str) -> None:
+        """Count one attempt (a failed sign-in, a sign-up) against both windows."""
+        for limit, keys in self._checks(address, subject):
             self._limiter.hit(limit, *keys)
 
-    def succeeded(self, address: str, account: str) -> None:
-        limit, keys = self._checks(address, account)[0]
+    def reset(self, address: str, subject: str) -> None:
+        """Forget the (address, subject) count, e.g. after a successful sign-in."""
+        limit, keys = self._checks(address, subject)[0]
         self._limiter.clear(limit, *keys)

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import StoreBusy, StoreError
-from ..ratelimit import LoginThrottle
+from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import SQLiteStore, Store
@@ -82,7 +82,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=LoginThrottle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit),
+        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit),
         apps=tuple(store.list_apps()),
     )
     init_app(app, state)

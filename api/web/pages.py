@@ -15,15 +15,19 @@ from .state import current_session, end_session, onebar, start_session
 
 bp = Blueprint("pages", __name__)
 
+#: The throttle's subject for account creation: at most the per-account limit
+#: of sign-ups per address and window (emails are never this word).
+SIGNUP = "sign-up"
+
 
 def _next_target(default: str = "/") -> str:
     raw = request.form.get("next") if request.method == "POST" else request.args.get("next")
     return safe_next(raw, onebar().redirect_origins(), default)
 
 
-def _too_many(retry_after: int, form: LoginForm) -> tuple[str, int, dict[str, str]]:
-    form.form_errors.append(f"Too many failed attempts. Try again in {retry_after} seconds.")
-    return render_template("login.html", form=form), 429, {"Retry-After": str(retry_after)}
+def _too_many(template: str, retry_after: int, form: LoginForm | SignupForm) -> tuple[str, int, dict[str, str]]:
+    form.form_errors.append(f"Too many attempts. Try again in {retry_after} seconds.")
+    return render_template(template, form=form), 429, {"Retry-After": str(retry_after)}
 
 
 @bp.get("/")
@@ -45,14 +49,14 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     address, email = request.remote_addr or "", form.email.data or ""
     wait = ob.throttle.retry_after(address, email)
     if wait is not None:
-        return _too_many(wait, form)
+        return _too_many("login.html", wait, form)
     found = ob.store.get_credentials(email)
     # verify() spends the same time whether or not the account exists.
     if not passwords.verify(found[1] if found else None, form.password.data or "") or found is None:
-        ob.throttle.failed(address, email)
+        ob.throttle.count(address, email)
         form.form_errors.append("That email and password do not match an account.")
         return render_template("login.html", form=form), 401
-    ob.throttle.succeeded(address, email)
+    ob.throttle.reset(address, email)
     start_session(found[0].id)
     return redirect(_next_target(), 303)
 
@@ -66,6 +70,11 @@ def signup() -> str | Response | tuple[str, int]:
         return render_template("signup.html", form=form)
     if not form.validate_on_submit():
         return render_template("signup.html", form=form), 400
+    address = request.remote_addr or ""
+    wait = ob.throttle.retry_after(address, SIGNUP)
+    if wait is not None:
+        return _too_many("signup.html", wait, form)
+    ob.throttle.count(address, SIGNUP)
     try:
         user = ob.store.create_user(
             form.email.data or "", form.name.data or "", passwords.hash_password(form.password.data or "")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 
-from ..ratelimit import LoginThrottle
+from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import ActiveSession, App, Store
@@ -23,7 +23,7 @@ class Onebar:
     settings: Settings
     store: Store
     codec: SessionCodec
-    throttle: LoginThrottle
+    throttle: Throttle
     #: Registered apps, read once at start-up: the app switcher, the CORS
     #: allowlist and the ``next=`` allowlist all come from this one list.
     apps: tuple[App, ...]
