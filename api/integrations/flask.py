@@ -1,0 +1,103 @@
+"""Onebar for Flask: ``current_user()``, ``@login_required`` and the bar's tag.
+
+A thin adapter over :mod:`api.integrations.wsgi`: the same :class:`Identity`
+verifies the cookie (remote by default, local with ``ONEBAR_SECRET_KEYS``),
+at most once per request and only when a view or template asks.
+
+Example::
+
+    from flask import Flask, render_template_string
+    from api.integrations.flask import Onebar, current_user, login_required
+
+    app = Flask(__name__)
+    app.config["ONEBAR_SERVICE_URL"] = "http://localhost:8000"
+    Onebar(app)            # or: onebar = Onebar(); onebar.init_app(app) in a factory
+
+    @app.get("/")
+    def index():
+        user = current_user()          # an OnebarUser, or None
+        return f"Hello, {user.name}!" if user else "Hello, guest."
+
+    @app.get("/mine")
+    @login_required                    # signed out: redirect to the sign-in page and back
+    def mine():
+        return render_template_string(
+            '<script src="{{ onebar.script_url }}" data-app="tasks"></script>'
+            "<p>Only for {{ onebar_user.name }}</p>")
+
+Settings, from ``app.config`` with the ``ONEBAR_`` prefix or as keyword
+arguments without it (lower case): ``SERVICE_URL`` (required),
+``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
+for local verification ``SECRET_KEYS`` plus ``DATABASE`` or ``STORE`` (see
+:class:`api.integrations.wsgi.LocalVerifier` for what holding the keys means).
+
+Behind a reverse proxy, wrap the app in werkzeug's ``ProxyFix`` so
+``request.url`` (the ``next=`` of the sign-in redirect) is the public address.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_request_context, redirect, request
+
+from .wsgi import Identity, OnebarUser
+
+__all__ = ["Onebar", "current_user", "identity", "login_required", "login_url"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXTENSION_KEY = "onebar"
+
+
+class Onebar:
+    """The Flask extension. Keeps no app: ``init_app`` may be called for several."""
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._options = {k.upper(): v for k, v in options.items()}
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        config = {k.removeprefix("ONEBAR_"): v for k, v in app.config.items() if k.startswith("ONEBAR_")}
+        config.update(self._options)
+        app.extensions[EXTENSION_KEY] = Identity.from_config(config, spell=lambda key: f"app.config['ONEBAR_{key}']")
+        app.context_processor(_template_context)
+
+
+def identity() -> Identity:
+    """The current app's :class:`Identity` (raises if ``Onebar(app)`` was not called)."""
+    try:
+        return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    except KeyError:
+        raise RuntimeError("Onebar is not set up on this app: call Onebar(app) or onebar.init_app(app)") from None
+
+
+def current_user() -> OnebarUser | None:
+    """The signed-in Onebar user of this request, or None."""
+    return identity().user(request.environ)
+
+
+def login_url(next_url: str | None = None) -> str:
+    """The service's sign-in page, coming back to ``next_url`` (default: this page)."""
+    return identity().login_url(next_url or request.url)
+
+
+def login_required(view: F) -> F:
+    """Let only signed-in users in; send the others to sign in and back here."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(login_url(), 302)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _template_context() -> dict[str, Any]:
+    if not has_request_context():
+        return {"onebar": identity()}
+    return {"onebar": identity(), "onebar_user": current_user()}
