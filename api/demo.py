@@ -1,11 +1,315 @@
-"""``onebar demo``: placeholder until the demo sites land (issue 4)."""
+"""``onebar demo``: the identity service and three independent sites, in one command.
+
+It creates demo data (two accounts, the three sites registered as apps), then
+starts four processes on ``localhost``, each on its own port with its own
+storage: the identity service (``onebar serve``), Tasks (Flask), Notes
+(Django) and the Handbook (plain HTML behind the standard library's static
+file server). It prints the addresses and the accounts, and stops everything
+on Ctrl-C or SIGTERM. Nothing here supervises: the processes are plain
+:mod:`subprocess` children, and if one of them stops, the demo stops.
+
+The data lives in a throwaway directory unless ``--data-dir`` is given on the
+command line; ``ONEBAR_*`` variables are ignored, so the demo never adds its
+well-known passwords to a real data directory by accident.
+"""
 
 from __future__ import annotations
 
+import errno
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
 import click
+from click.core import ParameterSource
+
+from . import passwords
+from . import settings as settings_mod
+from .store import App, SQLiteStore
+
+#: The demo accounts: (email, name, password).
+DEMO_USERS = (
+    ("ada@example.com", "Ada Lovelace", "lovelace1815"),
+    ("grace@example.com", "Grace Hopper", "hopper1906"),
+)
+
+#: Seconds every process gets to answer its first request.
+START_TIMEOUT = 60.0
+#: Seconds a process gets to exit after SIGTERM before it is killed.
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    kind: str
+    module: str
+    health: str
+    option: str
+
+
+SITES = (
+    Site("tasks", "Tasks", "Flask", "demo_apps.flask_tasks", "/healthz", "--tasks-port"),
+    Site("notes", "Notes", "Django", "demo_apps.django_notes", "/healthz", "--notes-port"),
+    Site("handbook", "Handbook", "plain HTML", "demo_apps.static_site", "/", "--handbook-port"),
+)
+
+
+@dataclass
+class _Process:
+    label: str
+    url: str
+    health: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, lines: int = 12) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM: stop the demo."""
 
 
 @click.command()
-def demo() -> None:
-    """Start the identity service and the demo sites with demo data."""
-    raise click.ClickException("the demo is not built yet")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the identity service.")
+@click.option("--tasks-port", default=8001, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of Tasks, the Flask site.")
+@click.option("--notes-port", default=8002, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of Notes, the Django site.")
+@click.option("--handbook-port", default=8003, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the Handbook, the static site.")
+@click.option("--open", "open_browser", is_flag=True, help="Open Tasks in a web browser once everything answers.")
+def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_browser: bool) -> None:
+    """Start the identity service and three demo sites with demo accounts.
+
+    Everything runs on localhost until Ctrl-C. The data is thrown away at the
+    end unless the global --data-dir is given.
+    """
+    root = click.get_current_context().find_root()
+    explicit = root.get_parameter_source("data_dir") == ParameterSource.COMMANDLINE
+    data_dir = Path(root.obj.data_dir) if explicit and root.obj is not None and root.obj.data_dir else None
+
+    site_ports = dict(zip((s.id for s in SITES), (tasks_port, notes_port, handbook_port), strict=True))
+    _check_ports({"--port": port, **{s.option: site_ports[s.id] for s in SITES}})
+    apps_root = _apps_root()
+
+    throwaway = data_dir is None
+    base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
+    try:
+        service_url = f"http://localhost:{port}"
+        kept = _prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
+        with _signals_stop():
+            processes: list[_Process] = []
+            try:
+                click.echo("Starting the identity service and three demo sites on localhost...")
+                processes.append(_start(
+                    "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", apps_root,
+                    ["-m", "api", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)]))
+                for site in SITES:
+                    site_dir = base / "demo" / site.id
+                    where = ["--out", str(site_dir)] if site.id == "handbook" else ["--data-dir", str(site_dir)]
+                    processes.append(_start(
+                        f"{site.name} ({site.kind})", f"http://localhost:{site_ports[site.id]}", site.health,
+                        base / "demo" / "logs" / f"{site.id}.log", apps_root,
+                        ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]),
+                         "--service-url", service_url, *where]))
+                _wait_until_up(processes)
+                _banner(processes, base, throwaway, kept)
+                if open_browser:
+                    webbrowser.open(processes[1].url + "/")
+                _watch(processes)
+            except _Stop:
+                click.echo("\nStopping the demo...")
+            finally:
+                _stop(processes)
+        click.echo("Stopped.")
+    finally:
+        if throwaway:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+# -- before starting --------------------------------------------------------------
+
+def _check_ports(ports: dict[str, int]) -> None:
+    seen: dict[int, str] = {}
+    for option, number in ports.items():
+        if number in seen:
+            raise click.UsageError(f"port {number} is given to both {seen[number]} and {option}")
+        seen[number] = option
+    for option, number in ports.items():
+        problem = _port_problem(number)
+        if problem:
+            raise click.ClickException(f"port {number} on localhost {problem}; choose another with {option} PORT")
+
+
+def _port_problem(port: int) -> str | None:
+    """Why ``port`` cannot be listened on at localhost (every address it has), or None."""
+    try:
+        infos = socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot be resolved ({exc})"
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                s.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return "is already in use"
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    return "needs privileges this user does not have"
+                # An address family this machine does not have (no IPv6): the servers skip it too.
+    return None
+
+
+def _apps_root() -> Path:
+    """The directory holding ``demo_apps/``: the checkout, or the installed copy."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent, here / "_demo"):
+        if (candidate / "demo_apps").is_dir():
+            return candidate
+    raise click.ClickException("the demo sites (demo_apps/) are not part of this installation; "
+                               "run `onebar demo` from a checkout of Onebar")
+
+
+def _prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
+    """Register the sites and create the demo accounts; return the emails that already existed."""
+    settings = settings_mod.load(environ={}, data_dir=base)
+    store = SQLiteStore(settings.database)  # type: ignore[arg-type]
+    kept = []
+    try:
+        for site in SITES:
+            store.remove_app(site.id)  # the ports may differ from an earlier run
+            store.add_app(App(id=site.id, name=site.name, url=app_urls[site.id]))
+        for email, name, password in DEMO_USERS:
+            if store.get_credentials(email) is None:
+                store.create_user(email, name, passwords.hash_password(password))
+            else:
+                kept.append(email)
+    finally:
+        store.close()
+    return kept
+
+
+# -- running -----------------------------------------------------------------------
+
+@contextmanager
+def _signals_stop() -> Iterator[None]:
+    def stop(signum: int, frame: Any) -> None:
+        # Once: a second Ctrl-C must not interrupt the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Stop
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEBAR_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str]) -> _Process:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out: IO[bytes]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=cwd, env=_child_env())
+    return _Process(label=label, url=url, health=health, proc=proc, log=log)
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port, timeout=1)
+    try:
+        conn.request("GET", parts.path or "/")
+        return conn.getresponse().status < 500
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _wait_until_up(processes: list[_Process]) -> None:
+    pending = list(processes)
+    deadline = time.monotonic() + START_TIMEOUT
+    while pending:
+        for p in list(pending):
+            _check_alive(p, "while starting")
+            if _answers(p.url + p.health):
+                pending.remove(p)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(p.label for p in pending)
+            raise click.ClickException(f"{names} did not answer within {START_TIMEOUT:.0f}s; "
+                                       f"its log:\n{pending[0].tail()}")
+        if pending:
+            time.sleep(0.1)
+
+
+def _check_alive(p: _Process, when: str) -> None:
+    code = p.proc.poll()
+    if code is not None:
+        raise click.ClickException(f"{p.label} stopped {when} (exit status {code}); the end of its log:\n{p.tail()}")
+
+
+def _watch(processes: list[_Process]) -> None:
+    while True:
+        for p in processes:
+            _check_alive(p, "unexpectedly")
+        time.sleep(0.5)
+
+
+def _stop(processes: list[_Process]) -> None:
+    for p in reversed(processes):
+        if p.proc.poll() is None:
+            p.proc.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for p in processes:
+        try:
+            p.proc.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            p.proc.kill()
+            p.proc.wait()
+
+
+def _banner(processes: list[_Process], base: Path, throwaway: bool, kept: list[str]) -> None:
+    width = max(len(p.label) for p in processes) + 2
+    lines = ["", "Onebar demo: one sign-in, one bar, three independent sites.", ""]
+    lines += [f"  {p.label:<{width}}{p.url}/" for p in processes]
+    lines += ["", "Sign in with a demo account:"]
+    for email, _, password in DEMO_USERS:
+        note = "  (kept from an earlier run: its password may differ)" if email in kept else ""
+        lines.append(f"  {email:<20} password: {password}{note}")
+    lines += [
+        "",
+        f"Data: {base}" + ("  (thrown away when the demo stops)" if throwaway else ""),
+        f"Logs: {base / 'demo' / 'logs'}",
+        "Press Ctrl-C to stop.",
+    ]
+    click.echo("\n".join(lines))

@@ -1,0 +1,49 @@
+"""``python -m demo_apps.django_notes --port 8002 --service-url http://localhost:8000``
+
+Applies the migrations to the Notes database, then serves the project with
+waitress (``python manage.py ...`` works as in any Django project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m demo_apps.django_notes", description=__doc__)
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--service-url", default=os.environ.get("NOTES_SERVICE_URL", "http://localhost:8000"),
+                        help="the Onebar identity service (default: $NOTES_SERVICE_URL or %(default)s)")
+    parser.add_argument("--data-dir", default=os.environ.get("NOTES_DATA_DIR"),
+                        help="where notes.sqlite3 lives (default: $NOTES_DATA_DIR or a temporary directory)")
+    args = parser.parse_args()
+    os.environ["NOTES_SERVICE_URL"] = args.service_url
+    os.environ["NOTES_DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="onebar-notes-")
+    Path(os.environ["NOTES_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_site.settings")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the project's own modules, as manage.py has them
+
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import call_command
+
+    from api.exc import ConfigError
+    from api.wsgiserver import run
+
+    try:
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=0)
+        from notes_site.wsgi import application
+
+        run(application, host=args.host, port=args.port, threads=8, name="notes")
+    except (ConfigError, ImproperlyConfigured) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+main()

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class NotesConfig(AppConfig):
+    name = "notes"
+    verbose_name = "Notes"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
+        from .models import welcome
+
+        # A user row appears on a member's first visit (Onebar's backend creates it).
+        post_save.connect(welcome, sender=settings.AUTH_USER_MODEL, dispatch_uid="notes.welcome")

@@ -1,0 +1,9 @@
+"""The WSGI application of the Notes demo (serve it with waitress, gunicorn...)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_site.settings")
+
+application = get_wsgi_application()

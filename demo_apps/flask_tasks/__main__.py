@@ -1,0 +1,34 @@
+"""``python -m demo_apps.flask_tasks --port 8001 --service-url http://localhost:8000``"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from api.exc import ConfigError
+from api.wsgiserver import run
+
+from . import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m demo_apps.flask_tasks", description=__doc__)
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--service-url", default=os.environ.get("ONEBAR_SERVICE_URL", "http://localhost:8000"),
+                        help="the Onebar identity service (default: $ONEBAR_SERVICE_URL or %(default)s)")
+    parser.add_argument("--data-dir", default=os.environ.get("TASKS_DATA_DIR"),
+                        help="where tasks.sqlite3 lives (default: $TASKS_DATA_DIR or a temporary directory)")
+    args = parser.parse_args()
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="onebar-tasks-")
+    try:
+        app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"))
+        run(app, host=args.host, port=args.port, threads=8, name="tasks")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+main()
