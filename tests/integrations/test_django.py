@@ -1,0 +1,236 @@
+"""The Django adapter: request.user, @login_required, templates, and ImproperlyConfigured with the fix."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import django
+import pytest
+from django.conf import settings
+
+from api.integrations.wsgi import OnebarUser
+
+from ..live import TEST_SECRET_KEYS
+from .conftest import ADA, database, sign_in, sign_out
+
+
+class FakeVerifier:
+    """The service, as far as the adapter can tell: Ada's cookie, and a switchable answer."""
+
+    def __init__(self) -> None:
+        self.user: OnebarUser | None = OnebarUser(id="u_ada", name="Ada King Lovelace", email="ada@example.com",
+                                                  initials="AL")
+        self.fail = False
+
+    def verify(self, cookie: str) -> OnebarUser | None:
+        if self.fail:
+            raise RuntimeError("the verifier broke")
+        return self.user if cookie == "good.cookie.value" else None
+
+
+VERIFIER = FakeVerifier()
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "api.integrations.django.OnebarMiddleware",
+]
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="only-for-the-tests-0123456789abcdef0123456789abcdef",
+        ALLOWED_HOSTS=["testserver", "localhost"],
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+        MIDDLEWARE=MIDDLEWARE,
+        AUTHENTICATION_BACKENDS=["api.integrations.django.OnebarBackend"],
+        ONEBAR={"SERVICE_URL": "http://id.test", "VERIFIER": VERIFIER},
+        LOGIN_URL="http://id.test/login",
+        ROOT_URLCONF=__name__,
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        TEMPLATES=[{
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"context_processors": [
+                "django.contrib.auth.context_processors.auth", "api.integrations.django.onebar"]},
+        }],
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        USE_TZ=True,
+    )
+    django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.decorators import login_required  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.http import HttpRequest, HttpResponse  # noqa: E402
+from django.template import engines  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from api.integrations.django import OnebarBackend, OnebarMiddleware  # noqa: E402
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    u = request.user
+    if not u.is_authenticated:
+        return HttpResponse("anonymous")
+    return HttpResponse(f"{u.get_full_name()}|{u.email}|{u.get_username()}|{u.onebar.initials}")  # type: ignore[union-attr]
+
+
+@login_required
+def protected(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"secret for {request.user.get_full_name()}")  # type: ignore[union-attr]
+
+
+def page(request: HttpRequest) -> HttpResponse:
+    template = engines["django"].from_string(
+        '<script src="{{ onebar.script_url }}" data-app="notes"></script>'
+        "{% if user.is_authenticated %}Hi {{ user.first_name }} ({{ user.onebar.initials }}){% else %}"
+        '<a href="{{ onebar.login_url }}">Sign in</a>{% endif %}')
+    return HttpResponse(template.render(request=request))
+
+
+urlpatterns = [path("whoami/", whoami), path("protected/", protected), path("page/", page)]
+
+
+class OnlyKnownUsers(OnebarBackend):
+    create_unknown_user = False
+
+
+@pytest.fixture(scope="module", autouse=True)
+def django_db() -> None:
+    call_command("migrate", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def rollback() -> Iterator[None]:
+    """Each test's database writes are undone, and the fake verifier is reset."""
+    VERIFIER.__init__()  # type: ignore[misc]
+    atomic = transaction.atomic()
+    atomic.__enter__()
+    try:
+        yield
+    finally:
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+
+
+def client(cookie: str | None = "good.cookie.value") -> Client:
+    c = Client()
+    if cookie:
+        c.cookies["onebar_session"] = cookie
+    return c
+
+
+def test_request_user_is_the_onebar_user() -> None:
+    assert client().get("/whoami/").content == b"Ada King Lovelace|ada@example.com|u_ada|AL"
+    user = get_user_model().objects.get(username="u_ada")
+    assert (user.first_name, user.last_name, user.email) == ("Ada", "King Lovelace", "ada@example.com")
+    assert not user.has_usable_password()  # Onebar holds the password
+
+
+def test_a_signed_out_visitor_is_anonymous() -> None:
+    assert client(None).get("/whoami/").content == b"anonymous"
+    assert client("forged.cookie.value").get("/whoami/").content == b"anonymous"
+    assert not get_user_model().objects.exists()
+
+
+def test_login_required_sends_a_visitor_to_the_service_and_back() -> None:
+    response = client(None).get("/protected/?tab=all")
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert (target.scheme, target.netloc, target.path) == ("http", "id.test", "/login")
+    # Absolute, so the service can send the browser back to this site.
+    assert parse_qs(target.query) == {"next": ["http://testserver/protected/?tab=all"]}
+
+
+def test_login_required_lets_a_member_in() -> None:
+    response = client().get("/protected/")
+    assert response.status_code == 200
+    assert response.content == b"secret for Ada King Lovelace"
+
+
+def test_templates_get_the_user_and_the_bar() -> None:
+    assert client().get("/page/").content.decode() == (
+        '<script src="http://id.test/onebar.js" data-app="notes"></script>Hi Ada (AL)')
+    assert client(None).get("/page/").content.decode().endswith('<a href="http://id.test/login">Sign in</a>')
+
+
+def test_the_django_user_follows_changes_at_onebar() -> None:
+    client().get("/whoami/")
+    VERIFIER.user = OnebarUser(id="u_ada", name="Ada Lovelace", email="ada@lovelace.example", initials="AL")
+    assert client().get("/whoami/").content == b"Ada Lovelace|ada@lovelace.example|u_ada|AL"
+    assert get_user_model().objects.count() == 1
+
+
+def test_a_user_deactivated_in_this_app_stays_out() -> None:
+    client().get("/whoami/")
+    get_user_model().objects.filter(username="u_ada").update(is_active=False)
+    assert client().get("/whoami/").content == b"anonymous"
+    assert client().get("/protected/").status_code == 302
+
+
+@override_settings(AUTHENTICATION_BACKENDS=[f"{__name__}.OnlyKnownUsers"])
+def test_create_unknown_user_false_admits_only_known_users() -> None:
+    assert client().get("/whoami/").content == b"anonymous"
+    get_user_model().objects.create_user("u_ada")
+    assert client().get("/whoami/").content.startswith(b"Ada King Lovelace|")
+
+
+def test_a_failing_verifier_means_anonymous_not_500() -> None:
+    VERIFIER.fail = True
+    response = client().get("/whoami/")
+    assert (response.status_code, response.content) == (200, b"anonymous")
+
+
+def test_auser_for_async_views() -> None:
+    request = HttpRequest()
+    request.META["HTTP_COOKIE"] = ""
+    OnebarMiddleware(lambda r: HttpResponse())(request)
+    assert not asyncio.run(request.auser()).is_authenticated  # type: ignore[attr-defined]
+
+
+ONEBAR_MW = "api.integrations.django.OnebarMiddleware"
+AUTH_MW = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@pytest.mark.parametrize("overrides, fix", [
+    ({"ONEBAR": None},
+     'add ONEBAR = {"SERVICE_URL": "https://id.example.com"} to your settings'),
+    ({"ONEBAR": {"SERVICE_URL": "id.example.com"}},
+     "must be like https://id.example.com, not 'id.example.com'"),
+    ({"ONEBAR": {"SERVICE_URL": "http://id.test", "COOKIE": "x"}},
+     'unknown Onebar setting ONEBAR["COOKIE"]'),
+    ({"AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"]},
+     "add 'api.integrations.django.OnebarBackend' to AUTHENTICATION_BACKENDS"),
+    ({"MIDDLEWARE": [ONEBAR_MW, AUTH_MW]},
+     f"put '{ONEBAR_MW}' after it in MIDDLEWARE"),
+    ({"INSTALLED_APPS": ["django.contrib.contenttypes"]},
+     "add 'django.contrib.auth' and 'django.contrib.contenttypes' to INSTALLED_APPS"),
+], ids=["no-onebar", "bad-url", "typo", "no-backend", "middleware-order", "no-auth-app"])
+def test_misconfiguration_names_the_exact_fix(overrides: dict[str, object], fix: str) -> None:
+    with override_settings(**overrides), pytest.raises(ImproperlyConfigured) as info:
+        OnebarMiddleware(lambda r: HttpResponse())
+    assert fix in str(info.value)
+
+
+def test_auth_middleware_before_onebar_is_fine() -> None:
+    with override_settings(MIDDLEWARE=[AUTH_MW, ONEBAR_MW]):
+        OnebarMiddleware(lambda r: HttpResponse())
+
+
+# -- against the real service ---------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["remote", "local"])
+def test_django_follows_sign_in_and_sign_out_at_the_service(service, mode: str) -> None:  # type: ignore[no-untyped-def]
+    config: dict[str, object] = {"SERVICE_URL": service.url, "CACHE_TTL": 0}
+    if mode == "local":
+        config.update(SECRET_KEYS=list(TEST_SECRET_KEYS), DATABASE=str(database(service)))
+    cookie = sign_in(service)
+    with override_settings(ONEBAR=config, LOGIN_URL=service.url + "/login"):
+        assert client(cookie).get("/protected/").content == f"secret for {ADA[1]}".encode()
+        sign_out(service, cookie)
+        response = client(cookie).get("/protected/")
+        assert response.status_code == 302
+        assert response["Location"].startswith(service.url + "/login?next=http%3A//testserver/protected/")
