@@ -1,0 +1,93 @@
+"""Benchmarks 1 and 2: ``GET /api/me`` signed in and signed out, against the baseline.
+
+Both servers run over the same database (1 000 users, each with a session)
+under the same server and settings (waitress, 8 threads, ``localhost``); the
+requests carry ``Origin`` of a registered app, as the bar's do. Before any load
+both answers are checked to be the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from api.sessions import SessionCodec
+from api.store import App
+
+from . import compare, procs
+from .compare import Row, Target
+from .datagen import populate
+
+ORIGIN = "http://localhost:5001"
+APPS = (App("notes", "Notes", ORIGIN + "/"), App("tasks", "Tasks", "http://localhost:5002/"))
+USERS = 1000
+MAX_AGE = 14 * 24 * 3600
+
+
+def same_answer(a: procs.Server, b: procs.Server, headers: dict[str, str]) -> dict[str, object]:
+    """Both servers answer the same status and document (links aside: ports differ)."""
+    docs = []
+    for server in (a, b):
+        doc = procs.get_json(server.port, "/api/me", headers)
+        assert isinstance(doc, dict)
+        docs.append({k: v for k, v in doc.items() if k != "links"})
+    if docs[0] != docs[1]:
+        raise RuntimeError(f"the service and the baseline disagree: {docs[0]} != {docs[1]}")
+    return docs[0]
+
+
+def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: float,
+        progress: Callable[[str], None] = print) -> dict[str, list[Row]]:
+    data = workdir / "me"
+    data.mkdir(parents=True)
+    keys = procs.new_keys()
+    pairs = populate(data / "onebar.sqlite3", USERS, apps=APPS, sample=1)
+    cookie = SessionCodec(keys, MAX_AGE).encode(*pairs[0])
+    signed_in = {"Cookie": f"onebar_session={cookie}", "Origin": ORIGIN}
+    signed_out = {"Origin": ORIGIN}
+    out: dict[str, list[Row]] = {}
+    with procs.service(data, keys) as svc, procs.baseline(data, keys) as base:
+        if same_answer(svc, base, signed_in)["user"] is None:
+            raise RuntimeError("the minted cookie does not sign in; the benchmark would measure the wrong path")
+        if same_answer(svc, base, signed_out)["user"] is not None:
+            raise RuntimeError("signed out answered with a user")
+        for key, case, headers in (("me_signed_in", "signed in", signed_in),
+                                   ("me_signed_out", "signed out", signed_out)):
+            subject, baseline = Target(svc.url + "/api/me", headers), Target(base.url + "/api/me", headers)
+            compare.warm_up(baseline, subject)
+            progress(f"/api/me {case}: onebar serve vs raw-WSGI baseline")
+            out[key] = compare.measure(case, subject, baseline, connections=connections, rounds=rounds,
+                                       seconds=seconds, progress=progress)
+    return out
+
+
+TARGET = 0.6
+
+
+def markdown(results: dict[str, list[Row]], command: str) -> str:
+    from .report import ms, num, stamp, table
+
+    out = ["## 1–2. `GET /api/me` against a raw-WSGI baseline", "",
+           "Signed in (a valid cookie, `Origin` of a registered app) and signed out (no cookie), through "
+           "`onebar serve` (waitress, 8 threads) and through `bench/baseline.py` under the same "
+           "`api.wsgiserver.run` with the same threads, over the same database of "
+           f"{USERS:,} users. Ratio = onebar req/s ÷ baseline req/s, median of the per-round ratios; "
+           "latencies are medians over rounds of wrk's percentiles.", "", stamp(command), ""]
+    for key, title in (("me_signed_in", "1. Signed in"), ("me_signed_out", "2. Signed out (the anonymous fast path)")):
+        rows = results.get(key)
+        if not rows:
+            continue
+        out += [f"### {title}", ""]
+        out.append(table(
+            ["connections", "onebar req/s", "p50 ms", "p99 ms", "baseline req/s", "p50 ms", "p99 ms",
+             "ratio (req/s)"],
+            [[r.connections, num(r.subject.rps), ms(r.subject.p50_ms), ms(r.subject.p99_ms), num(r.baseline.rps),
+              ms(r.baseline.p50_ms), ms(r.baseline.p99_ms),
+              f"**{r.ratio:.2f}**" + (" ⚠ errors" if r.subject.failures or r.baseline.failures else "")]
+             for r in rows]))
+        at64 = [r for r in rows if r.connections == 64]
+        if at64:
+            verdict = "met" if at64[0].ratio >= TARGET else "not met"
+            out += ["", f"Target ≥ {TARGET} of the baseline at 64 connections: {at64[0].ratio:.2f}, {verdict}."]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,208 @@
+"""Where the service's time per ``/api/me`` goes, measured in-process.
+
+No server and no sockets: the WSGI callables are called directly, and time is
+this thread's CPU time (``time.thread_time``), the least noisy clock on a
+shared machine. Three views:
+
+* cost per request of the service, the raw-WSGI baseline and a one-route
+  Flask app (the framework's floor);
+* ablations: the same service with one piece taken out, and what that saves
+  (a measurement, not a proposal to drop CORS or security headers);
+* cProfile's cumulative share of each stage of a Flask request.
+
+    python -m bench.profile            # prints the three tables
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from flask.sessions import NullSession, SessionInterface
+from werkzeug.test import EnvironBuilder
+
+from api import settings as settings_mod
+from api.sessions import SessionCodec
+from api.web import create_app
+
+from .baseline import from_data_dir
+from .datagen import populate
+from .me import APPS, MAX_AGE, ORIGIN
+
+WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+    pass
+
+
+def cpu_us(app: WSGI, environ: dict[str, Any], calls: int = 2000, batches: int = 7) -> float:
+    """Best-of-``batches`` thread CPU microseconds per request."""
+    best = float("inf")
+    for _ in range(batches):
+        started = time.thread_time()
+        for _ in range(calls):
+            b"".join(app(dict(environ), _start_response))
+        best = min(best, (time.thread_time() - started) / calls * 1e6)
+    return best
+
+
+class _NoSession(SessionInterface):
+    def open_session(self, app: Flask, request: object) -> NullSession:
+        return NullSession()
+
+    def save_session(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Fixture:
+    data_dir: Path
+    keys: tuple[str, str]
+    cookie: str
+
+    def settings(self, **changes: object) -> settings_mod.Settings:
+        return settings_mod.load(environ={}, data_dir=self.data_dir, secret_keys=list(self.keys), **changes)
+
+    def environ(self, signed_in: bool) -> dict[str, Any]:
+        headers = {"Origin": ORIGIN, "Host": "localhost:5000"}
+        if signed_in:
+            headers["Cookie"] = f"onebar_session={self.cookie}"
+        return EnvironBuilder(path="/api/me", headers=headers).get_environ()
+
+
+def fixture(workdir: Path) -> Fixture:
+    data = workdir / "profile"
+    data.mkdir(parents=True)
+    keys = ("profile-old-key-" + "x" * 24, "profile-new-key-" + "y" * 24)
+    pairs = populate(data / "onebar.sqlite3", 100, apps=APPS, sample=1)
+    return Fixture(data, keys, SessionCodec(keys, MAX_AGE).encode(*pairs[0]))
+
+
+def _without_hooks(app: Flask, *names: str) -> Flask:
+    hooks = app.after_request_funcs[None]
+    app.after_request_funcs[None] = [f for f in hooks if not any(n in f.__name__ for n in names)]
+    return app
+
+
+def _variants(fx: Fixture) -> Iterator[tuple[str, WSGI]]:
+    yield "onebar (as served)", create_app(fx.settings())
+    app = create_app(fx.settings())
+    app.session_interface = _NoSession()
+    yield "without Flask's session (CSRF cookie) on /api", app
+    yield "without the security-headers hook", _without_hooks(create_app(fx.settings()), "security_headers")
+    yield "without flask-cors", _without_hooks(create_app(fx.settings()), "cors")
+    yield "with public_url set (no Host parsing)", create_app(fx.settings(public_url="http://localhost:5000"))
+    app = _without_hooks(create_app(fx.settings(public_url="http://localhost:5000")), "security_headers", "cors")
+    app.session_interface = _NoSession()
+    yield "without all four", app
+
+
+def floor_app() -> Flask:
+    """Flask's own floor: one route, a constant answer."""
+    app = Flask("floor")
+    app.add_url_rule("/api/me", "me", lambda: Response(b'{"user":null}\n', mimetype="application/json"))
+    return app
+
+
+@dataclass
+class CostRow:
+    name: str
+    signed_in_us: float
+    signed_out_us: float
+
+
+def costs(fx: Fixture) -> list[CostRow]:
+    base = from_data_dir(fx.data_dir, fx.keys)
+    rows = [CostRow("raw-WSGI baseline", cpu_us(base, fx.environ(True)), cpu_us(base, fx.environ(False))),
+            CostRow("one-route Flask app (floor)", cpu_us(floor_app(), fx.environ(True)),
+                    cpu_us(floor_app(), fx.environ(False)))]
+    for name, app in _variants(fx):
+        rows.append(CostRow(name, cpu_us(app, fx.environ(True)), cpu_us(app, fx.environ(False))))
+    return rows
+
+
+#: Stages of a Flask request, found in the profile by (file suffix, function).
+STAGES = (
+    ("request context push (incl. opening Flask's session)", "flask/ctx.py", "push"),
+    ("before_request hooks (CSRF check)", "flask/app.py", "preprocess_request"),
+    ("view: cookie verify + store lookup", "api/web/state.py", "current_session"),
+    ("view: links from the Host header", "api/web/state.py", "own_origin"),
+    ("view: JSON body (jsonify)", "flask/json/__init__.py", "jsonify"),
+    ("after_request: security headers", "api/web/__init__.py", "security_headers"),
+    ("after_request: flask-cors", "flask_cors/extension.py", "cors_after_request"),
+    ("after_request: session save", "flask/sessions.py", "save_session"),
+    ("WSGI response out (headers, body)", "werkzeug/wrappers/response.py", "__call__"),
+    ("request context pop (teardown)", "flask/ctx.py", "pop"),
+)
+
+
+def stages(fx: Fixture, signed_in: bool = True, calls: int = 3000) -> list[tuple[str, float]]:
+    """Cumulative share (%) of each stage in cProfile of ``calls`` requests."""
+    app = create_app(fx.settings())
+    environ = fx.environ(signed_in)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        b"".join(app(dict(environ), _start_response))
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = max(ct for (fn, _, name), (_, _, _, ct, _) in stats.items() if fn.endswith("flask/app.py")
+                and name == "__call__")
+    shares = []
+    for label, suffix, func in STAGES:
+        cum = sum(ct for (fn, _, name), (_, _, _, ct, _) in stats.items() if fn.endswith(suffix) and name == func)
+        shares.append((label, 100 * cum / total))
+    return shares
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="onebar-profile-") as tmp:
+        fx = fixture(Path(tmp))
+        print(f"{'thread CPU per /api/me request':48s} {'signed in':>10s} {'signed out':>11s}")
+        rows = costs(fx)
+        for r in rows:
+            print(f"{r.name:48s} {r.signed_in_us:8.0f} µs {r.signed_out_us:8.0f} µs")
+        print("\ncProfile, signed in: cumulative share of the service's time per request")
+        for label, share in stages(fx):
+            print(f"{label:56s} {share:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()
+
+
+def markdown(cost_rows: list[CostRow], stage_rows: list[tuple[str, float]], command: str) -> str:
+    from .report import stamp, table
+
+    served = next(r for r in cost_rows if r.name.startswith("onebar"))
+    base = cost_rows[0]
+    return "\n".join([
+        "## Where the gap goes (profile)", "",
+        "In-process, no sockets: each WSGI callable is called directly and timed by this thread's CPU clock "
+        "(best of 7 batches of 2 000 requests). The gap in the tables above is this cost per request on top of "
+        "what waitress itself spends per request, which both sides pay.", "",
+        stamp(command), "",
+        table(["thread CPU per `/api/me` request", "signed in", "saves", "signed out", "saves"],
+              [[r.name, f"{r.signed_in_us:.0f} µs",
+                "" if not r.name.startswith(("without", "with ")) else f"{served.signed_in_us - r.signed_in_us:+.0f} µs",
+                f"{r.signed_out_us:.0f} µs",
+                "" if not r.name.startswith(("without", "with ")) else f"{served.signed_out_us - r.signed_out_us:+.0f} µs"]
+               for r in cost_rows]),
+        "",
+        f"The service spends {served.signed_in_us / base.signed_in_us:.0f}× the baseline's CPU per signed-in "
+        f"request ({served.signed_in_us:.0f} vs {base.signed_in_us:.0f} µs) and "
+        f"{served.signed_out_us / base.signed_out_us:.0f}× per signed-out one. The ablation rows take one piece out "
+        "to measure it (they are not proposals to drop CORS or headers); single rows are within about ±15 µs of "
+        "noise, the last row is all four together.", "",
+        "cProfile of the served app, signed in: each stage's cumulative share of the time per request "
+        "(cProfile inflates many small calls, so read the shares as an order, not as exact µs):", "",
+        table(["stage of a Flask request", "share"], [[label, f"{share:.0f} %"] for label, share in stage_rows]),
+        ""])
