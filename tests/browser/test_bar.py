@@ -279,3 +279,33 @@ def test_avatar_image_and_its_fallback_to_initials(open_page: Callable[..., Watc
     avatar = w.page.locator("one-bar [part~=user] [part~=avatar]")
     expect(avatar).to_have_text("AL")  # the broken image was replaced by initials
     expect(w.page.locator("one-bar img")).to_have_count(0)
+
+
+def test_removed_bar_stops_listening_and_listens_again_when_put_back(
+        open_page: Callable[..., Watched], sites: Sites) -> None:
+    w = open_page()
+    page = w.page
+    page.clock.install()
+    page.goto(sites.page_url())
+    wait_rendered(page)
+    page.evaluate("window.removedBar = document.querySelector('one-bar'); removedBar.remove()")
+    page.clock.fast_forward(3000)
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(200)
+    assert len(w.me_requests) == 1
+
+    page.evaluate("document.body.prepend(window.removedBar)")
+    with page.expect_request(lambda r: r.url.endswith("/api/me")):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    assert len(w.me_requests) == 2
+
+
+def test_sign_out_falls_back_to_the_services_page_when_the_post_fails(
+        open_page: Callable[..., Watched], sites: Sites) -> None:
+    w = open_page()
+    url = sites.page_url(api=sites.fake_api("fixed"))  # signed in, but nothing answers POST /api/logout
+    w.page.goto(url)
+    w.page.get_by_role("button", name="Ada Lovelace").click()
+    w.page.get_by_role("menuitem", name="Sign out").click()
+    w.page.wait_for_url(f"{sites.service.url}/logout?next={quote(url, safe='')}")
+    expect(w.page.get_by_role("heading", name="You are signed out")).to_be_visible()
