@@ -100,8 +100,7 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
         if user is not None:
             open_count = _db().execute("SELECT COUNT(*) FROM tasks WHERE owner_id = ? AND done = 0",
                                        (user.id,)).fetchone()[0]
-        return render_template("index.html", user=user, open_count=open_count,
-                               greeting=_greeting(), first_name=_first_name(user))
+        return render_template("index.html", user=user, open_count=open_count, first_name=_first_name(user))
 
     @app.get("/tasks")
     @login_required
@@ -179,7 +178,3 @@ def _first_name(user: object) -> str:
     name = getattr(user, "name", "") or ""
     return name.split()[0] if name.split() else name
 
-
-def _greeting() -> str:
-    hour = time.localtime().tm_hour
-    return "Good morning" if 5 <= hour < 12 else "Good afternoon" if 12 <= hour < 18 else "Good evening"

@@ -1,0 +1,49 @@
+"""The demo, live: the identity service and the three demo sites on their own localhost ports.
+
+Started once per session with the :mod:`tests.live` helpers, exactly as
+``onebar demo`` starts them (each site its own process, storage and port; the
+sites know only the service's URL), with the demo accounts of :mod:`api.demo`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+
+from api.demo import DEMO_USERS
+
+from ..live import Service, free_port, run_server, start_service
+
+ADA, GRACE = DEMO_USERS
+
+
+@dataclass(frozen=True)
+class Demo:
+    service: Service
+    tasks: str      # origins, no trailing slash
+    notes: str
+    handbook: str
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    base = tmp_path_factory.mktemp("demo")
+    ports = {"tasks": free_port(), "notes": free_port(), "handbook": free_port()}
+    url = {site: f"http://localhost:{port}" for site, port in ports.items()}
+    apps = [("tasks", "Tasks", url["tasks"] + "/"), ("notes", "Notes", url["notes"] + "/"),
+            ("handbook", "Handbook", url["handbook"] + "/")]
+    with ExitStack() as stack:
+        service = stack.enter_context(start_service(base / "service", apps=apps, users=DEMO_USERS))
+        for site, module, health, where in (
+            ("tasks", "demo_apps.flask_tasks", "/healthz", "--data-dir"),
+            ("notes", "demo_apps.django_notes", "/healthz", "--data-dir"),
+            ("handbook", "demo_apps.static_site", "/", "--out"),
+        ):
+            argv = [sys.executable, "-m", module, "--port", str(ports[site]), "--service-url", service.url,
+                    where, str(base / site)]
+            stack.enter_context(run_server(argv, url=url[site], health=health, log=base / f"{site}.log"))
+        yield Demo(service=service, **url)
