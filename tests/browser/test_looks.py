@@ -92,7 +92,10 @@ def test_axe_finds_nothing_in_either_state(open_page: Callable[..., Watched], si
     assert axe_violations(signed_in.page) == []
 
 
-@pytest.mark.parametrize(("scheme", "menu", "item"), [("light", "Ada Lovelace", "Sign out"), ("dark", "Notes", "Wiki")])
+@pytest.mark.parametrize(("scheme", "menu", "item"), [
+    pytest.param("light", "Ada Lovelace", "Sign out", id="light-user-menu"),
+    pytest.param("dark", "Notes", "Wiki", id="dark-app-switcher"),
+])
 def test_screenshot_for_the_readme(open_page: Callable[..., Watched], sites: Sites, scheme: str, menu: str,
                                    item: str) -> None:
     """docs/img/bar-<scheme>.png: signed in, a menu open (fixed data, so the image is reproducible)."""
