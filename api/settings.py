@@ -146,7 +146,10 @@ def load(
     path = config_file or env.get("ONEBAR_CONFIG")
     if not path and base_dir:
         candidate = Path(base_dir).expanduser() / "onebar.toml"
-        path = candidate if candidate.exists() else None
+        try:
+            path = candidate if candidate.exists() else None
+        except OSError as exc:  # a parent this user may not enter
+            raise ConfigError(f"cannot use the data directory {base_dir}: {exc.strerror}") from None
     if path:
         try:
             with open(path, "rb") as fh:
@@ -183,4 +186,9 @@ def load(
         kwargs["keys_from_config"] = True
     else:
         kwargs["secret_keys"] = keys.load_or_create(kwargs["data_dir"])  # type: ignore[arg-type]
-    return Settings(**kwargs)  # type: ignore[arg-type]
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    # SQLite opens a read-only file without a word and fails at the first write:
+    # say so at start-up instead.
+    if os.access(settings.database, os.F_OK) and not os.access(settings.database, os.W_OK):  # type: ignore[arg-type]
+        raise ConfigError(f"the database {settings.database} is read-only")
+    return settings
