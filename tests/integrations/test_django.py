@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import django
@@ -99,8 +100,13 @@ class OnlyKnownUsers(OnebarBackend):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def django_db() -> None:
-    call_command("migrate", verbosity=0)
+def django_db() -> Iterator[None]:
+    # Playwright's sync API leaves an event loop running in this thread once a
+    # browser test has run; Django would take these plain sync tests for async code.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        call_command("migrate", verbosity=0)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +194,10 @@ def test_auser_for_async_views() -> None:
     request = HttpRequest()
     request.META["HTTP_COOKIE"] = ""
     OnebarMiddleware(lambda r: HttpResponse())(request)
-    assert not asyncio.run(request.auser()).is_authenticated  # type: ignore[attr-defined]
+    # In a thread of its own: a browser test may have left an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        user = pool.submit(lambda: asyncio.run(request.auser())).result()  # type: ignore[attr-defined]
+    assert not user.is_authenticated
 
 
 ONEBAR_MW = "api.integrations.django.OnebarMiddleware"
