@@ -20,6 +20,12 @@ from api.web import create_app
 
 from .live import TEST_SECRET_KEYS
 
+# Playwright's sync API keeps an asyncio loop running in the main thread for
+# the rest of the session once a browser test has run; Django then refuses
+# ORM calls from in-process tests "in an async context". The tests do not run
+# Django inside that loop, so Django's documented escape hatch is safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 #: Registered apps of the in-process test service.
 APPS = (
     App("notes", "Notes", "http://localhost:5001/"),
