@@ -16,6 +16,7 @@ well-known passwords to a real data directory by accident.
 from __future__ import annotations
 
 import errno
+import importlib.util
 import http.client
 import os
 import shutil
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -112,6 +113,8 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
     site_ports = dict(zip((s.id for s in SITES), (tasks_port, notes_port, handbook_port), strict=True))
     _check_ports({"--port": port, **{s.option: site_ports[s.id] for s in SITES}})
     apps_root = _apps_root()
+    if importlib.util.find_spec("django") is None:
+        raise click.ClickException("the Notes demo site needs Django: pip install 'onebar[demo]'")
 
     throwaway = data_dir is None
     base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
@@ -237,7 +240,6 @@ def _child_env() -> dict[str, str]:
 
 def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str]) -> _Process:
     log.parent.mkdir(parents=True, exist_ok=True)
-    out: IO[bytes]
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=cwd, env=_child_env())
