@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ast
 import re
+import socket
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..httpclient import Browserish
-from ..live import ROOT
+from ..live import ROOT, free_port, run_server
 from .conftest import GRACE, Demo
 
 
@@ -150,3 +153,24 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+def test_with_the_service_silent_a_site_still_answers_within_a_second(demo: Demo, tmp_path: Path) -> None:
+    """The Flask site's server asks a service that accepts connections and never answers."""
+    with socket.socket() as silent:
+        silent.bind(("localhost", 0))
+        silent.listen(64)
+        service = f"http://localhost:{silent.getsockname()[1]}"
+        port = free_port()
+        site = f"http://localhost:{port}"
+        argv = [sys.executable, "-m", "demo_apps.flask_tasks", "--port", str(port), "--service-url", service,
+                "--data-dir", str(tmp_path)]
+        with run_server(argv, url=site, health="/healthz", log=tmp_path / "tasks.log"):
+            b = visitor()
+            sign_in(b, demo)  # a real cookie, which this site cannot get confirmed
+            for path, expected in (("/", 200), ("/tasks", 302)):
+                started = time.monotonic()
+                reply = b.get(site + path)
+                assert time.monotonic() - started < 1.0
+                assert reply.status == expected
+            assert "Small lists, done." in b.get(site + "/").text
