@@ -100,13 +100,9 @@ class OnlyKnownUsers(OnebarBackend):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def django_db() -> Iterator[None]:
-    # Playwright's sync API leaves an event loop running in this thread once a
-    # browser test has run; Django would take these plain sync tests for async code.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        call_command("migrate", verbosity=0)
-        yield
+def django_db() -> None:
+    # (tests/conftest.py sets DJANGO_ALLOW_ASYNC_UNSAFE for the loop Playwright leaves behind.)
+    call_command("migrate", verbosity=0)
 
 
 @pytest.fixture(autouse=True)
