@@ -173,11 +173,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response | tuple[Response | str, int]:
+    def http_error(exc: HTTPException) -> Response | tuple[Response | str, int, list[tuple[str, str]]]:
         if exc.code is None or exc.code < 400:
             return exc.get_response()
+        # Keep the headers the status needs (Allow on a 405), not the default HTML type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
-            return jsonify(error=exc.description), exc.code
-        return render_template("error.html", title=exc.name, message=exc.description), exc.code
+            return jsonify(error=exc.description), exc.code, headers
+        return render_template("error.html", title=exc.name, message=exc.description), exc.code, headers
 
     return app
