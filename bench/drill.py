@@ -267,6 +267,7 @@ def check_database(path: Path) -> list[str]:
 @dataclass
 class CrashResult:
     kills: int
+    killed_at: list[float]
     acks: list[Ack]
     lost: list[str]
     db_problems: list[str]
@@ -333,7 +334,7 @@ def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float
                                *(f"signin-{i}" for i in range(signin_workers)), "reader"]
                    if log.last_ok.get(w, 0.0) < final]
     five = sum(n for what, n in log.answers.items() if what.split()[-1].startswith("5") and what.split()[-1] != "503")
-    return CrashResult(kills=len(restarts), acks=log.acks, lost=lost, db_problems=check_database(fx.database),
+    return CrashResult(kills=len(restarts), killed_at=[k for k, _ in restarts], acks=log.acks, lost=lost, db_problems=check_database(fx.database),
                        answers=log.answers, restart_s=[b - k for k, b in restarts], recover_s=recover,
                        unrecovered=unrecovered, five_xx=five, wrk=wrk_result[0] if wrk_result else None,
                        logged=logged)
