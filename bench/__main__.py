@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def run_profile() -> str:
             fx = profile.fixture(work)
-            return profile.markdown(profile.costs(fx), profile.stages(fx), command)
+            served = profile.through_server(work, rounds=rounds, seconds=seconds, progress=log)
+            return profile.markdown(profile.costs(fx), profile.stages(fx), served, command)
 
         section("profile", run_profile)
         if "middleware" in only:
