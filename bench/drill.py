@@ -158,6 +158,10 @@ def drill_load(work: Path, *, seconds: float = 60, connections: int = 64) -> Out
     problems += [f"{r.socket_errors} socket errors (connect {r.connect_errors}, read {r.read_errors}, "
                  f"write {r.write_errors}, timeout {r.timeouts})"] if r.socket_errors else []
     problems += [f"the service logged: {line}" for line in logged]
+    odd = {s: n for s, n in r.statuses.items() if s not in (200, 303) and not 500 <= s <= 599}
+    problems += [f"unexpected answers {odd}: every request of the mix should get 200 (or 303 for a sign-in)"] \
+        if odd else []
+    problems += ["no sign-in succeeded: the mix did not test writes"] if not r.statuses.get(303) else []
     figures = (f"{connections} connections × {r.seconds:.0f} s, {r.requests:,} requests ({r.rps:,.0f}/s): "
                f"{five} 5xx, {r.socket_errors} socket errors; p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.0f} ms, "
                f"max {r.max_ms:,.0f} ms; answers {statuses}")
