@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Request, Response, abort, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_cors import CORS
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -57,9 +58,30 @@ class _Script:
         return self
 
 
+#: Paths that never use Flask's session (CSRF tokens, flash messages).
+_SESSIONLESS = ("/api/", "/assets/", "/healthz", "/onebar.js")
+
+#: Headers every response gets; HTML pages get a CSP too.
+_COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+
+
+class _PagesSession(SecureCookieSessionInterface):
+    """Flask's cookie session, opened only for the HTML pages that use it.
+
+    The JSON API, the script and health checks never read or write it, so they
+    skip its cookie parsing and signature check.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(_SESSIONLESS):
+            return None  # Flask substitutes a read-only null session
+        return super().open_session(app, request)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
     store = store if store is not None else SQLiteStore(settings.database)  # type: ignore[arg-type]
     app = Flask(__name__, static_folder="assets", static_url_path="/assets")
+    app.session_interface = _PagesSession()
     app.config.update(
         # Flask's own session cookie carries only the CSRF token and flash
         # messages; the identity cookie is ours (settings.cookie_name).
@@ -93,28 +115,30 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         moment = datetime.fromtimestamp(seconds, timezone.utc)
         return moment.strftime("%d %b %Y, %H:%M UTC") if human else moment.isoformat()
 
+    page_csp = (
+        "default-src 'self'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; "
+        f"form-action 'self' {' '.join(sorted(state.app_origins))}; frame-ancestors 'none'"
+    )
+
     @app.after_request
     def security_headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        h.update(_COMMON_HEADERS)
         if "Cache-Control" not in h:
             # Pages carry user data or CSRF tokens; JSON carries user data.
             h["Cache-Control"] = "no-store"
         if request.path.startswith("/api/"):
-            response.vary.update(("Origin", "Cookie"))
-        if response.mimetype == "text/html":
-            form_targets = " ".join(sorted(state.app_origins))
-            h.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; "
-                f"form-action 'self' {form_targets}; frame-ancestors 'none'",
-            )
+            # One header, whatever flask-cors (which runs first) added: an
+            # answer differs by Origin (CORS) and by Cookie (the user).
+            h["Vary"] = "Origin, Cookie"
+        elif response.mimetype == "text/html":
+            h.setdefault("Content-Security-Policy", page_csp)
             h.setdefault("X-Frame-Options", "DENY")
         return response
 
-    # flask-cors runs after the hook above (Flask runs after_request hooks in
-    # reverse order); it gets the literal origins of registered apps only.
+    # flask-cors gets the literal origins of registered apps only. Its hook is
+    # registered after the one above, so it runs before it (Flask runs
+    # after_request hooks in reverse order).
     CORS(
         app,
         resources={r"/api/*": {}},

@@ -33,7 +33,7 @@ class Onebar:
         object.__setattr__(self, "app_origins", frozenset(a.origin for a in self.apps))
 
     def own_origin(self) -> str:
-        return self.settings.public_url or request.host_url.rstrip("/")
+        return self.settings.public_url or f"{request.scheme}://{request.host}"
 
     def redirect_origins(self) -> frozenset[str]:
         return self.app_origins | {self.own_origin()}
