@@ -36,7 +36,7 @@ def me_response() -> Response:
         u = active.user
         user = json.dumps({"id": u.id, "name": u.name, "email": u.email, "initials": u.initials,
                            "avatar_url": u.avatar_url}, separators=(",", ":"))
-    return Response(f'{{"user":{user},{_tail(ob.apps, ob.own_origin())}', mimetype="application/json")
+    return Response(f'{{"user":{user},{_tail(ob.apps, ob.own_origin())}\n', mimetype="application/json")
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
