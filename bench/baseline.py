@@ -73,7 +73,8 @@ class BaselineApp:
                  *, public_url: str | None = None) -> None:
         self.database = str(database)
         self.signer = URLSafeTimedSerializer(secret_keys[-1], salt=SESSION_SALT)
-        self.fallback = URLSafeTimedSerializer(list(secret_keys[:-1]), salt=SESSION_SALT) if len(secret_keys) > 1 else None
+        older = list(secret_keys[:-1])
+        self.fallback = URLSafeTimedSerializer(older, salt=SESSION_SALT) if older else None
         self.apps = [{"id": i, "name": n, "url": u} for i, n, u in apps]
         self.origins = frozenset(_origin(a["url"]) for a in self.apps)
         self.public_url = public_url

@@ -22,7 +22,6 @@ import gzip
 import shutil
 import statistics
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

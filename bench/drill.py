@@ -338,7 +338,8 @@ def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float
                                *(f"signin-{i}" for i in range(signin_workers)), "reader"]
                    if log.last_ok.get(w, 0.0) < final]
     five = sum(n for what, n in log.answers.items() if what.split()[-1].startswith("5") and what.split()[-1] != "503")
-    return CrashResult(kills=len(restarts), killed_at=[k for k, _ in restarts], acks=log.acks, lost=lost, db_problems=check_database(fx.database),
+    return CrashResult(kills=len(restarts), killed_at=[k for k, _ in restarts], acks=log.acks, lost=lost,
+                       db_problems=check_database(fx.database),
                        answers=log.answers, restart_s=[b - k for k, b in restarts], recover_s=recover,
                        unrecovered=unrecovered, five_xx=five, wrk=wrk_result[0] if wrk_result else None,
                        logged=logged)
@@ -531,7 +532,8 @@ def run_locked(work: Path, *, hold: float = 7.0, writers: int = 4, before: float
                     log.ok(f"w{wid}", Ack(email, cookie, "signup", time.monotonic()))
                     log.count("303 acknowledged")
                 elif answer.status == 503:
-                    log.count("503 with Retry-After" if answer.headers.get("retry-after") else "503 without Retry-After")
+                    retry = answer.headers.get("retry-after")
+                    log.count("503 with Retry-After" if retry else "503 without Retry-After")
                 else:
                     log.count(f"{answer.status}")
 
@@ -696,7 +698,8 @@ def run_down(work: Path, *, browser: bool = True) -> DownResult:
     with ExitStack() as stack:
         stack.enter_context(service)
         for site in sites:
-            where = ["--out", str(fx.data / site.id)] if site.id == "handbook" else ["--data-dir", str(fx.data / site.id)]
+            own_dir = str(fx.data / site.id)
+            where = ["--out", own_dir] if site.id == "handbook" else ["--data-dir", own_dir]
             argv = [sys.executable, "-m", site.module, "--host", procs.HOST, "--port", str(site.port),
                     "--service-url", service.url, *where]
             stack.enter_context(procs.Server(site.name, argv, site.port, fx.data / f"{site.id}.log",

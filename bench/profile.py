@@ -246,11 +246,8 @@ def markdown(cost_rows: list[CostRow], stage_rows: list[tuple[str, float]],
         "what waitress itself spends per request, which both sides pay.", "",
         stamp(command), "",
         table(["thread CPU per `/api/me` request", "signed in", "saves", "signed out", "saves"],
-              [[r.name, f"{r.signed_in_us:.0f} µs",
-                "" if not r.name.startswith(("without", "with ")) else f"{own.signed_in_us - r.signed_in_us:+.0f} µs",
-                f"{r.signed_out_us:.0f} µs",
-                "" if not r.name.startswith(("without", "with ")) else f"{own.signed_out_us - r.signed_out_us:+.0f} µs"]
-               for r in cost_rows]),
+              [[r.name, f"{r.signed_in_us:.0f} µs", _saves(r, own.signed_in_us, r.signed_in_us),
+                f"{r.signed_out_us:.0f} µs", _saves(r, own.signed_out_us, r.signed_out_us)] for r in cost_rows]),
         "",
         f"The service spends {own.signed_in_us / base.signed_in_us:.0f}× the baseline's CPU per signed-in "
         f"request ({own.signed_in_us:.0f} vs {base.signed_in_us:.0f} µs) and "
@@ -261,6 +258,10 @@ def markdown(cost_rows: list[CostRow], stage_rows: list[tuple[str, float]],
         "(cProfile inflates many small calls, so read the shares as an order, not as exact µs):", "",
         table(["stage of a Flask request", "share"], [[label, f"{share:.0f} %"] for label, share in stage_rows]),
         "", *_served_markdown(served, ms, num, table)])
+
+
+def _saves(row: CostRow, served_us: float, row_us: float) -> str:
+    return f"{served_us - row_us:.0f} µs" if row.name.startswith(("without", "with ")) else ""
 
 
 def _served_markdown(served, ms, num, table) -> list[str]:  # type: ignore[no-untyped-def]
