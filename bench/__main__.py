@@ -33,6 +33,10 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 Reading the ratios: for requests per second, 1.00 means as fast as the
 baseline and 0.50 half as fast; for latency, 1.00 means as quick and 2.00
 twice as slow. A ⚠ marks a run that saw socket errors or non-2xx answers.
+On this shared machine the same ratio moves by up to about ±0.07 from one run
+to the next (benchmark 1's signed-in row at 64 connections and the profile's
+"as served" row are the same measurement, minutes apart); `--rounds 5` steadies
+it at the cost of time. Absolute requests per second move far more.
 """
 
 
