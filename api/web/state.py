@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 
+from ..exc import StoreBusy
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
@@ -62,7 +63,10 @@ def _resolve() -> ActiveSession | None:
         g.onebar_cookie = None  # clear the dead cookie on the way out
         return None
     if token.stale or token.age(now) >= ob.settings.session_renew_after:
-        ob.store.extend_session(token.sid, expires_at=now + ob.settings.session_max_age, now=now)
+        try:
+            ob.store.extend_session(token.sid, expires_at=now + ob.settings.session_max_age, now=now)
+        except StoreBusy:
+            return active  # renewing can wait for a later request; knowing the user cannot
         g.onebar_cookie = ob.codec.encode(token.sid, token.uid)
     return active
 

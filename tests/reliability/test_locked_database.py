@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 import pytest
+import time_machine
 
 from api import settings as settings_mod
 from api.sessions import SessionCodec
@@ -99,3 +100,26 @@ def test_sign_ups_under_a_held_write_lock_get_503_and_none_acknowledged_is_lost(
         client.set_cookie("onebar_session", cookie, domain="localhost")
         assert client.get("/api/me").get_json()["user"]["email"] == email
     assert {u.email for u in store.list_users()} >= {email for email, _, _ in acked}
+
+
+def test_a_day_old_cookie_still_signs_in_while_the_database_is_locked(locked_app):
+    """Renewing the cookie is a write; under another writer's lock it waits, the answer does not."""
+    app, store, cfg = locked_app
+    user = store.create_user("old@example.com", "Old Cookie", "not-a-real-hash")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 10 * 24 * 3600)
+    with time_machine.travel(time.time() - 2 * 24 * 3600, tick=False):
+        old_cookie = SessionCodec(cfg.secret_keys, cfg.session_max_age).encode(sid, user.id)
+    client = app.test_client()
+    client.set_cookie("onebar_session", old_cookie, domain="localhost")
+    other = sqlite3.connect(cfg.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        locked = client.get("/api/me")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert locked.status_code == 200 and locked.get_json()["user"]["name"] == "Old Cookie"
+    assert "onebar_session=" not in locked.headers.get("Set-Cookie", "")  # not renewed this time
+    renewed = client.get("/api/me")
+    assert renewed.status_code == 200
+    assert "onebar_session=" in renewed.headers.get("Set-Cookie", "")  # renewed once the lock is gone
