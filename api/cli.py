@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 from typing import NoReturn
 
 import click
@@ -59,8 +60,9 @@ def serve(ctx: _Context, host: str, port: int, threads: int) -> None:
     from .web import create_app
     from .wsgiserver import run
 
-    app = create_app(ctx.settings, ctx.store())
-    run(app, host=host, port=port, threads=threads)
+    store = ctx.store()
+    store.purge_sessions(before=int(time.time()))  # expired and revoked rows are of no more use
+    run(create_app(ctx.settings, store), host=host, port=port, threads=threads)
 
 
 @cli.group()

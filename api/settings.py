@@ -13,14 +13,15 @@ Every setting, with its variable::
                                                    else <data_dir>/secret_keys.json
     public_url          ONEBAR_PUBLIC_URL          the URL browsers use for the service
     cookie_name         ONEBAR_COOKIE_NAME         onebar_session
-    cookie_secure       ONEBAR_COOKIE_SECURE       false (set true behind HTTPS)
+    cookie_secure       ONEBAR_COOKIE_SECURE       true when public_url is https, else false
     cookie_domain       ONEBAR_COOKIE_DOMAIN       none (host-only cookie)
     session_max_age     ONEBAR_SESSION_MAX_AGE     1209600 (14 days, seconds)
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
     rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
-    trusted_proxies     ONEBAR_TRUSTED_PROXIES     0 (X-Forwarded-* is ignored)
+    trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
+                                                   (X-Forwarded-Host always is: set public_url)
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Settings:
     keys_from_config: bool = False
     public_url: str | None = None
     cookie_name: str = "onebar_session"
-    cookie_secure: bool = False
+    #: None: true exactly when public_url is https.
+    cookie_secure: bool | None = None
     cookie_domain: str | None = None
     session_max_age: int = 14 * 24 * 3600
     session_renew_after: int = 24 * 3600
@@ -68,6 +70,8 @@ class Settings:
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
                 raise ConfigError(f"public_url must be an origin such as https://id.example.com, not {self.public_url!r}")
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        if self.cookie_secure is None:
+            object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
 

@@ -71,7 +71,7 @@ def test_health_answers_when_the_store_does(client, store):
     store.path = store.path.parent / "missing-dir" / "db.sqlite3"
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert "error" in response.get_json()
+    assert response.get_json() == {"error": "the store does not answer"}, "no paths or SQLite detail leak"
 
 
 def test_the_script_is_served_with_an_etag_and_revalidates_to_304(client):
@@ -161,3 +161,11 @@ def test_account_needs_sign_in_and_comes_back(client):
     response = client.get("/account")
     assert response.status_code == 303
     assert response.headers["Location"] == "/login?next=/account"
+
+
+def test_clearing_the_picture_gives_null_again(client, auth):
+    auth.signup()
+    for url in ("https://img.example/ada.png", ""):
+        client.post("/account/profile", data={
+            "csrf_token": csrf_token(client, "/account"), "name": "Ada", "avatar_url": url})
+    assert auth.me()["user"]["avatar_url"] is None

@@ -57,3 +57,31 @@ def test_sign_ups_from_one_address_are_rate_limited(client, auth):
     assert int(blocked.headers["Retry-After"]) > 0
     auth.logout()
     assert auth.login(email="bot-too-many@example.com").status_code == 401, "the account was not created"
+
+
+def test_unknown_email_still_spends_a_password_check(client, auth, monkeypatch):
+    """The answer's timing must not tell whether an account exists."""
+    from api import passwords
+
+    checked = []
+    real = passwords.check_password_hash
+    monkeypatch.setattr(passwords, "check_password_hash", lambda h, p: checked.append(h) or real(h, p))
+    assert auth.login(email="nobody@example.com").status_code == 401
+    assert checked, "no password hash was checked for an unknown email"
+
+
+def test_guessing_the_current_password_on_the_account_page_is_rate_limited(client, auth):
+    from .conftest import csrf_token
+
+    auth.signup()
+    def change(current):
+        return client.post("/account/password", data={
+            "csrf_token": csrf_token(client, "/account"), "current": current,
+            "password": "a brand new password", "confirm": "a brand new password"})
+
+    for _ in range(5):
+        assert change("a wrong guess").status_code == 400
+    blocked = change(PASSWORD)
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    auth.logout()
+    assert auth.login().status_code == 303, "the password was not changed"

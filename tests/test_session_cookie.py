@@ -60,11 +60,35 @@ def test_a_dead_cookie_is_cleared(client, auth):
     assert clears_cookie(client.get("/api/me"))
 
 
-def test_cookie_from_rotated_out_key_is_rejected(client, auth, store):
+def test_cookie_from_rotated_out_key_is_rejected(tmp_path, store):
+    from api import keys, settings as settings_mod
+    from api.web import create_app
+
+    data = tmp_path / "rotating"
+    data.mkdir()
+    first = settings_mod.load({}, data_dir=data)  # keys from the key file, as in production
     user = store.create_user("bob@example.com", "Bob", "x")
     sid = store.create_session(user.id, expires_at=int(time.time()) + 3600)
-    retired = SessionCodec(["a-key-nobody-has-any-more-0123456789"], max_age=3600).encode(sid, user.id)
-    use_cookie(client, retired)
+    cookie = SessionCodec(first.secret_keys, 3600).encode(sid, user.id)
+
+    def me_after_rotations() -> object:
+        client = create_app(settings_mod.load({}, data_dir=data), store).test_client()
+        client.set_cookie(COOKIE, cookie, domain="localhost")
+        return client.get("/api/me").get_json()["user"]
+
+    keys.rotate(data)
+    assert me_after_rotations() is not None, "one rotation later the key still verifies"
+    for _ in range(keys.KEEP - 1):
+        keys.rotate(data)
+    assert first.secret_keys[0] not in settings_mod.load({}, data_dir=data).secret_keys
+    assert me_after_rotations() is None, "rotated out: rejected"
+
+
+def test_cookie_signed_with_a_key_never_in_the_list_is_rejected(client, auth, store):
+    user = store.create_user("bob@example.com", "Bob", "x")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 3600)
+    forged = SessionCodec(["a-key-nobody-has-0123456789abcdef"], max_age=3600).encode(sid, user.id)
+    use_cookie(client, forged)
     assert auth.me()["user"] is None
 
 

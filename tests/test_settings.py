@@ -44,3 +44,10 @@ def test_broken_toml_is_a_clear_error(tmp_path):
     (tmp_path / "onebar.toml").write_text("cookie_name = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         settings_mod.load({}, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("url,secure", [("https://id.example.com", True), ("http://localhost:5000", False), (None, False)])
+def test_cookie_is_secure_by_default_exactly_when_the_service_is_https(tmp_path, url, secure):
+    env = {"ONEBAR_PUBLIC_URL": url} if url else {}
+    assert settings_mod.load(env, data_dir=tmp_path).cookie_secure is secure
+    assert settings_mod.load({**env, "ONEBAR_COOKIE_SECURE": "true"}, data_dir=tmp_path).cookie_secure is True

@@ -13,10 +13,12 @@ its id, so a copy of the database cannot be turned into cookies.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +75,18 @@ def _session(row: tuple) -> Session:  # type: ignore[type-arg]
     return Session(*row)
 
 
+class _Holder:
+    """One thread's connection. When the thread ends, its thread-local holder
+    is collected and the finalizer closes the connection (no leaked handles
+    under servers that start a thread per request)."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        weakref.finalize(self, conn.close)
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     msg = str(exc).lower()
     return "locked" in msg or "busy" in msg
@@ -93,15 +107,22 @@ class SQLiteStore:
         if busy_timeout is not None:
             self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
+        self._create_private()
         self._migrate()
 
     # -- plumbing ---------------------------------------------------------
 
+    def _create_private(self) -> None:
+        """Create the database file owner-only (SQLite gives -wal/-shm the same mode)."""
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create the database {self.path}: {exc.strerror}") from None
+
     def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is None:
             try:
                 conn = sqlite3.connect(
                     self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
@@ -110,10 +131,9 @@ class SQLiteStore:
                 conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot open the database {self.path}: {exc}") from None
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+            holder = self._local.holder = _Holder(conn)
+            self._holders.add(holder)
+        return holder.conn
 
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
@@ -123,11 +143,16 @@ class SQLiteStore:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                else:
                     conn.execute("COMMIT")
+                except BaseException:
+                    # Never leave the connection inside a transaction: it would
+                    # hold the write lock and block every other writer.
+                    if conn.in_transaction:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise
             else:
                 yield conn
         except sqlite3.OperationalError as exc:
@@ -163,10 +188,9 @@ class SQLiteStore:
             db.execute("SELECT 1").fetchone()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
+        for holder in list(self._holders):
+            holder.conn.close()
+        self._holders = weakref.WeakSet()
         self._local = threading.local()
 
     # -- users --------------------------------------------------------------
@@ -212,8 +236,9 @@ class SQLiteStore:
         password_hash: str | None = None,
         avatar_url: str | None = None,
     ) -> User:
-        changes = {"name": name, "password": password_hash, "avatar_url": avatar_url}
-        changes = {k: v for k, v in changes.items() if v is not None}
+        changes: dict[str, str | None] = {k: v for k, v in (("name", name), ("password", password_hash)) if v}
+        if avatar_url is not None:
+            changes["avatar_url"] = avatar_url or None  # "" clears it
         with self._db(write=True) as db:
             if changes:
                 sets = ", ".join(f"{k} = ?" for k in changes)
@@ -222,6 +247,14 @@ class SQLiteStore:
         if row is None:
             raise NotFound(f"no user {user_id}")
         return _user(row)
+
+    def set_password(self, user_id: str, password_hash: str) -> None:
+        """Change a password and revoke every session of the user, in one transaction."""
+        with self._db(write=True) as db:
+            if db.execute("UPDATE users SET password = ? WHERE id = ?", (password_hash, user_id)).rowcount == 0:
+                raise NotFound(f"no user {user_id}")
+            db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                       (int(time.time()), user_id))
 
     # -- sessions -------------------------------------------------------------
 
@@ -272,14 +305,21 @@ class SQLiteStore:
             )
             return cur.rowcount
 
-    def list_sessions(self, user_id: str, now: int) -> list[Session]:
+    def list_sessions(self, user_id: str, now: int, limit: int = 50) -> list[Session]:
         with self._db() as db:
             rows = db.execute(
                 f"SELECT {_SESSION_COLS} FROM sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL"
-                " AND s.expires_at > ? ORDER BY s.last_seen_at DESC",
-                (user_id, now),
+                " AND s.expires_at > ? ORDER BY s.last_seen_at DESC LIMIT ?",
+                (user_id, now, limit),
             ).fetchall()
         return [_session(r) for r in rows]
+
+    def purge_sessions(self, before: int) -> int:
+        """Delete sessions that expired or were revoked before ``before``."""
+        with self._db(write=True) as db:
+            return db.execute(
+                "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", (before, before)
+            ).rowcount
 
     # -- apps -----------------------------------------------------------------
 

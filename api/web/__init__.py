@@ -98,7 +98,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        # X-Forwarded-Host is not believed: set public_url for the public host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     state = Onebar(
         settings=settings,
@@ -162,7 +163,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         try:
             store.ping()
         except StoreError as exc:
-            return jsonify(error=str(exc)), 503
+            app.logger.warning("health check failed: %s", exc)  # the detail stays in the log
+            return jsonify(error="the store does not answer"), 503
         return jsonify(status="ok")
 
     @app.get("/onebar.js")

@@ -13,7 +13,8 @@ _USER = {
     "properties": {
         "id": {"type": "string", "description": "Stable, opaque user id."},
         "name": {"type": "string", "description": "Display name: plain text, never HTML."},
-        "email": {"type": "string"},
+        "email": {"type": "string", "description": "As the user typed it at sign-up; not verified. "
+                  "Key your records on id, never on email."},
         "initials": {"type": "string", "maxLength": 2},
         "avatar_url": {"type": ["string", "null"], "description": "An https image URL, or null: draw initials."},
     },

@@ -124,6 +124,7 @@ def update_profile():  # type: ignore[no-untyped-def]
     form = ProfileForm()
     if not form.validate_on_submit():
         return _account_page(profile=form, status=400)
+    # An empty picture field clears the picture (the store keeps NULL).
     onebar().store.update_user(active.user.id, name=form.name.data, avatar_url=form.avatar_url.data or "")
     flash("Your profile is saved.")
     return redirect(url_for(".account"), 303)
@@ -136,14 +137,21 @@ def change_password():  # type: ignore[no-untyped-def]
     form = PasswordForm()
     if not form.validate_on_submit():
         return _account_page(password=form, status=400)
+    # Someone holding a stolen session must not be able to guess the password.
+    address, subject = request.remote_addr or "", f"password:{active.user.id}"
+    wait = ob.throttle.retry_after(address, subject)
+    if wait is not None:
+        form.current.errors = [f"Too many attempts. Try again in {wait} seconds."]
+        page, _ = _account_page(password=form)
+        return page, 429, {"Retry-After": str(wait)}
     found = ob.store.get_credentials(active.user.email)
     if found is None or not passwords.verify(found[1], form.current.data or ""):
+        ob.throttle.count(address, subject)
         form.current.errors = ["That is not your current password."]
         return _account_page(password=form, status=400)
-    ob.store.update_user(active.user.id, password_hash=passwords.hash_password(form.password.data or ""))
-    # Every existing cookie dies; this browser gets a fresh session.
-    ob.store.revoke_user_sessions(active.user.id)
-    start_session(active.user.id)
+    # One transaction: the new password and the end of every existing session.
+    ob.store.set_password(active.user.id, passwords.hash_password(form.password.data or ""))
+    start_session(active.user.id)  # this browser carries on, with a fresh session
     flash("Your password is changed. Every other device is signed out.")
     return redirect(url_for(".account"), 303)
 
