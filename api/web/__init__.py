@@ -29,6 +29,7 @@ from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import SQLiteStore, Store
 from . import jsonapi, pages
+from .fastpath import SignedOutMeCache
 from .state import Onebar, init_app
 
 #: Seconds a client is told to wait when the store is busy.
@@ -96,6 +97,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.wsgi_app = SignedOutMeCache(app.wsgi_app, settings.cookie_name)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         # X-Forwarded-Host is not believed: set public_url for the public host.
