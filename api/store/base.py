@@ -89,6 +89,8 @@ def normalize_origin(url: str) -> str:
     # regular expression to flask-cors, and the allowlist must stay literal.
     if not re.fullmatch(r"[a-z0-9.-]+", host):
         raise ValidationError(f"use a host name (such as localhost) or IPv4 address, not {host!r}")
+    if port == 0:  # a port of its own to a browser, not "no port"
+        raise ValidationError(f"not a usable port: {url!r}")
     default = {"http": 80, "https": 443}[parts.scheme]
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
