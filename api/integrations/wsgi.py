@@ -387,15 +387,18 @@ class LocalVerifier:
         self._cache = _TTLCache(ttl, size, clock)
 
     def verify(self, cookie: str) -> OnebarUser | None:
+        if self._remote is None and isinstance(cookie, str):
+            # Only values whose signature verified are ever cached, so a hit
+            # needs no second HMAC: it is this exact string, seen < cache_ttl ago.
+            cached = self._cache.get(_cache_key(cookie))
+            if cached is not _MISS:
+                return cached  # type: ignore[no-any-return]
         token = self._codec.decode(cookie)
         if token is None:
             return None
         if self._remote is not None:
             return self._remote.verify(cookie)
         key = _cache_key(cookie)
-        cached = self._cache.get(key)
-        if cached is not _MISS:
-            return cached  # type: ignore[no-any-return]
         try:
             active = self._store.get_active_session(token.sid, int(time.time()))  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a store that fails means "signed out", never a 500

@@ -95,7 +95,8 @@ def document(server_url: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "logout",
                     "summary": "Revoke this browser's session on the server and clear its cookie.",
-                    "description": "Only from a registered origin, with Content-Type: application/json.",
+                    "description": "Only from a registered origin, with Content-Type: application/json. "
+                    "The body is ignored (send {}): the JSON content type is what forces the CORS preflight.",
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"type": "object"}}},
