@@ -289,8 +289,9 @@ PIECES = {
         "opening Flask's cookie session, which only the HTML forms need for their CSRF token",
         "skip it for `/api/*`: a `SecureCookieSessionInterface` whose `open_session` returns None there"),
     "without the security-headers hook": (
-        "the security-headers hook, written for HTML pages: header scans, `Vary` and MIME parsing",
-        "for JSON answers, set the fixed headers directly, without `response.vary` or `response.mimetype`"),
+        "the security-headers hook: appending nosniff, Referrer-Policy, Vary and Cache-Control to werkzeug's "
+        "header list",
+        "little left: on JSON answers it already appends a fixed list without parsing `Vary` or the MIME type"),
     "without flask-cors": (
         "flask-cors' after-request hook: it re-derives its options and matches `Origin` against each allowed "
         "origin with regular expressions on every request",

@@ -62,8 +62,9 @@ class _Script:
 #: Paths that never use Flask's session (CSRF tokens, flash messages).
 _SESSIONLESS = ("/api/", "/assets/", "/healthz", "/onebar.js")
 
-#: Headers every response gets; HTML pages get a CSP too.
+#: Headers every response gets; HTML pages get a CSP too, the API a Vary.
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+_API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", "Origin, Cookie")]
 
 
 class _PagesSession(SecureCookieSessionInterface):
@@ -126,15 +127,19 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     @app.after_request
     def security_headers(response: Response) -> Response:
         h = response.headers
+        if request.path.startswith("/api/"):
+            # JSON: a fixed set, appended without scanning (nothing else sets
+            # them; flask-cors is told not to add its own Vary). The answer
+            # differs by Origin (CORS) and by Cookie (the user).
+            h.extend(_API_HEADERS)
+            if "Cache-Control" not in h:
+                h["Cache-Control"] = "no-store"
+            return response
         h.update(_COMMON_HEADERS)
         if "Cache-Control" not in h:
-            # Pages carry user data or CSRF tokens; JSON carries user data.
+            # Pages carry user data or CSRF tokens.
             h["Cache-Control"] = "no-store"
-        if request.path.startswith("/api/"):
-            # One header, whatever flask-cors (which runs first) added: an
-            # answer differs by Origin (CORS) and by Cookie (the user).
-            h["Vary"] = "Origin, Cookie"
-        elif response.mimetype == "text/html":
+        if response.mimetype == "text/html":
             h.setdefault("Content-Security-Policy", page_csp)
             h.setdefault("X-Frame-Options", "DENY")
         return response
@@ -153,6 +158,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # Without an Origin header there is nothing to allow; flask-cors would
         # otherwise list every registered origin.
         always_send=False,
+        vary_header=False,  # the hook above always sends Vary: Origin, Cookie on /api
     )
     csrf = CSRFProtect(app)
     csrf.exempt(jsonapi.bp)
