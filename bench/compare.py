@@ -9,8 +9,10 @@ the per-round ratios (subject / baseline).
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import loadgen
 from .loadgen import Request, Result
@@ -81,3 +83,23 @@ def measure(case: str, subject: Target, baseline: Target, *, connections: Sequen
 def warm_up(*targets: Target, seconds: float = 1.0) -> None:
     for t in targets:
         loadgen.run(t.url, connections=4, seconds=seconds, headers=t.headers, requests=t.requests)
+
+
+def _ignore(*args: object) -> None:
+    pass
+
+
+def per_request_us(app: Callable[..., Any], environ: dict[str, Any], *, calls: int, batches: int,
+                   clock: Callable[[], float] = time.thread_time) -> float:
+    """Best-of-``batches`` microseconds per call of a WSGI app, in-process.
+
+    ``time.thread_time`` (CPU of this thread) is the steadiest clock on a shared
+    machine; pass ``time.perf_counter`` where waiting (a socket) is the cost.
+    """
+    best = float("inf")
+    for _ in range(batches):
+        started = clock()
+        for _ in range(calls):
+            b"".join(app(dict(environ), _ignore))
+        best = min(best, (clock() - started) / calls * 1e6)
+    return best

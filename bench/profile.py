@@ -41,19 +41,9 @@ from .me import APPS, MAX_AGE, ORIGIN
 WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
-def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
-    pass
-
-
 def cpu_us(app: WSGI, environ: dict[str, Any], calls: int = 2000, batches: int = 7) -> float:
     """Best-of-``batches`` thread CPU microseconds per request."""
-    best = float("inf")
-    for _ in range(batches):
-        started = time.thread_time()
-        for _ in range(calls):
-            b"".join(app(dict(environ), _start_response))
-        best = min(best, (time.thread_time() - started) / calls * 1e6)
-    return best
+    return compare.per_request_us(app, environ, calls=calls, batches=batches)
 
 
 class _NoSession(SessionInterface):
@@ -158,7 +148,7 @@ def stages(fx: Fixture, signed_in: bool = True, calls: int = 3000) -> list[tuple
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        b"".join(app(dict(environ), _start_response))
+        b"".join(app(dict(environ), lambda *args: None))
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = max(ct for (fn, _, name), (_, _, _, ct, _) in stats.items() if fn.endswith("flask/app.py")
