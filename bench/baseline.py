@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from api.sessions import MAX_COOKIE_LENGTH, SESSION_SALT
+from onebar.sessions import MAX_COOKIE_LENGTH, SESSION_SALT
 
 _LOOKUP = (
     "SELECT s.user_id, u.id, u.email, u.name, u.avatar_url FROM sessions s JOIN users u ON u.id = s.user_id"
@@ -62,7 +62,7 @@ class BaselineApp:
     """``/api/me`` and ``/healthz`` as one plain WSGI callable.
 
     :param apps: ``(id, name, url)`` of the registered apps, in switcher order.
-    :param secret_keys: oldest first, as in :class:`api.settings.Settings`.
+    :param secret_keys: oldest first, as in :class:`onebar.settings.Settings`.
     """
 
     cookie_name = "onebar_session"
@@ -190,7 +190,7 @@ def from_data_dir(data_dir: str | Path, secret_keys: Sequence[str]) -> BaselineA
 def main(argv: Sequence[str] | None = None) -> None:
     import os
 
-    from api.wsgiserver import run
+    from onebar.wsgiserver import run
 
     parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)

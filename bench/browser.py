@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from api.sessions import SessionCodec
-from api.store import App
+from onebar.sessions import SessionCodec
+from onebar.store import App
 
 from . import procs
 from .datagen import populate

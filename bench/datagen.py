@@ -1,7 +1,7 @@
 """Fill a service's database with N users and N active sessions, fast.
 
 Rows go straight into SQLite in one transaction (schema from
-:class:`api.store.SQLiteStore`, so it is the real one), with one shared
+:class:`onebar.store.SQLiteStore`, so it is the real one), with one shared
 password hash, random-looking ids and session keys that are the SHA-256 of a
 secret id, exactly as the store keeps them. One million users and sessions
 take a few seconds; the database is left in WAL mode like any other::
@@ -23,8 +23,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from api import passwords
-from api.store import App, SQLiteStore
+from onebar import passwords
+from onebar.store import App, SQLiteStore
 
 #: The password of every generated user.
 PASSWORD = "bench-password-123"

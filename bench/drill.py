@@ -47,9 +47,9 @@ from pathlib import Path
 
 from itsdangerous import URLSafeTimedSerializer
 
-from api import passwords
-from api.sessions import SESSION_SALT, SessionCodec
-from api.store import App, SQLiteStore
+from onebar import passwords
+from onebar.sessions import SESSION_SALT, SessionCodec
+from onebar.store import App, SQLiteStore
 
 from . import loadgen, procs
 from .clients import DOWN, Visitor, me
@@ -377,7 +377,7 @@ def can_drop_privileges() -> bool:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return False
     try:
-        done = subprocess.run(_as_nobody([sys.executable, "-c", "import api.cli"]), cwd=procs.ROOT,
+        done = subprocess.run(_as_nobody([sys.executable, "-c", "import onebar.cli"]), cwd=procs.ROOT,
                               capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return False
@@ -399,7 +399,7 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 def serve_once(case: StartCase, timeout: float = 30.0) -> tuple[int | None, str]:
     """Run ``onebar serve`` for ``case``: (exit status or None if it kept serving, stderr)."""
-    argv = [sys.executable, "-m", "api", "--data-dir", str(case.data_dir), "serve", "--host", procs.HOST,
+    argv = [sys.executable, "-m", "onebar", "--data-dir", str(case.data_dir), "serve", "--host", procs.HOST,
             "--port", str(procs.free_port())]
     if case.unprivileged and os.geteuid() == 0:
         argv = _as_nobody(argv)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from api.sessions import SessionCodec
-from api.store import App
+from onebar.sessions import SessionCodec
+from onebar.store import App
 
 from . import compare, procs
 from .compare import Row, Target
@@ -70,7 +70,7 @@ def markdown(results: dict[str, list[Row]], command: str) -> str:
     out = ["## 1–2. `GET /api/me` against a raw-WSGI baseline", "",
            "Signed in (a valid cookie, `Origin` of a registered app) and signed out (no cookie), through "
            "`onebar serve` (waitress, 8 threads) and through `bench/baseline.py` under the same "
-           "`api.wsgiserver.run` with the same threads, over the same database of "
+           "`onebar.wsgiserver.run` with the same threads, over the same database of "
            f"{USERS:,} users. Ratio = onebar req/s ÷ baseline req/s, median of the per-round ratios; "
            "latencies are medians over rounds of wrk's percentiles.", "", stamp(command), ""]
     for key, title in (("me_signed_in", "1. Signed in"), ("me_signed_out", "2. Signed out (the anonymous fast path)")):

@@ -25,7 +25,7 @@ from typing import Any
 
 from werkzeug.test import EnvironBuilder
 
-from api.sessions import SessionCodec
+from onebar.sessions import SessionCodec
 
 from . import compare, procs
 from .compare import Row, Target

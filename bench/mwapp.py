@@ -3,10 +3,10 @@
     python -m bench.mwapp --mode remote --service-url http://localhost:5000 --port 5200
 
 Modes: ``none`` (no middleware: the baseline), ``remote`` and
-``remote-uncached`` (:class:`~api.integrations.wsgi.RemoteVerifier`, with its
+``remote-uncached`` (:class:`~onebar.integrations.wsgi.RemoteVerifier`, with its
 default 5 s cache or none), ``local`` and ``local-uncached``
-(:class:`~api.integrations.wsgi.LocalVerifier` on the service's SQLite file,
-keys from ``ONEBAR_SECRET_KEYS``). Served by ``api.wsgiserver.run``, as the
+(:class:`~onebar.integrations.wsgi.LocalVerifier` on the service's SQLite file,
+keys from ``ONEBAR_SECRET_KEYS``). Served by ``onebar.wsgiserver.run``, as the
 service is.
 """
 
@@ -17,8 +17,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from api.integrations.wsgi import LocalVerifier, OnebarMiddleware, RemoteVerifier
-from api.store import SQLiteStore
+from onebar.integrations.wsgi import LocalVerifier, OnebarMiddleware, RemoteVerifier
+from onebar.store import SQLiteStore
 
 MODES = ("none", "remote", "remote-uncached", "local", "local-uncached")
 
@@ -45,7 +45,7 @@ def make(mode: str, *, service_url: str, keys: list[str], database: str) -> Call
 
 
 def main() -> None:
-    from api.wsgiserver import run
+    from onebar.wsgiserver import run
 
     parser = argparse.ArgumentParser(prog="python -m bench.mwapp")
     parser.add_argument("--mode", choices=MODES, required=True)

@@ -1,8 +1,8 @@
 """Servers for the benchmarks and drills: subprocesses on free localhost ports.
 
-The identity service runs exactly as ``onebar serve`` runs it (``python -m api
+The identity service runs exactly as ``onebar serve`` runs it (``python -m onebar
 serve``: waitress, the same threads); the baseline runs under the same
-``api.wsgiserver.run``. Each is polled on ``/healthz`` until it answers, and
+``onebar.wsgiserver.run``. Each is polled on ``/healthz`` until it answers, and
 can be stopped, killed with SIGKILL and started again on the same port.
 """
 
@@ -125,7 +125,7 @@ def service(data_dir: Path, keys: Sequence[str], *, port: int | None = None, thr
             env: Mapping[str, str] | None = None) -> Server:
     """The identity service, as ``onebar serve --host localhost --port P --threads N``."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "api", "serve", "--host", HOST, "--port", str(port), "--threads", str(threads)]
+    argv = [sys.executable, "-m", "onebar", "serve", "--host", HOST, "--port", str(port), "--threads", str(threads)]
     return Server("onebar serve", argv, port, data_dir / "service.log", service_env(data_dir, keys, env))
 
 

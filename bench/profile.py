@@ -29,9 +29,9 @@ from flask import Flask, Response
 from flask.sessions import NullSession, SessionInterface
 from werkzeug.test import EnvironBuilder
 
-from api import settings as settings_mod
-from api.sessions import SessionCodec
-from api.web import create_app
+from onebar import settings as settings_mod
+from onebar.sessions import SessionCodec
+from onebar.web import create_app
 
 from . import compare, loadgen, procs
 from .baseline import from_data_dir
@@ -130,10 +130,10 @@ def costs(fx: Fixture) -> list[CostRow]:
 STAGES = (
     ("request context push (incl. opening Flask's session)", "flask/ctx.py", "push"),
     ("before_request hooks (CSRF check)", "flask/app.py", "preprocess_request"),
-    ("the view, whole", "api/web/jsonapi.py", "me"),
-    ("… of which the cookie check and the store lookup", "api/web/state.py", "current_session"),
-    ("… of which the links from the Host header", "api/web/state.py", "own_origin"),
-    ("after_request: security headers", "api/web/__init__.py", "security_headers"),
+    ("the view, whole", "onebar/web/jsonapi.py", "me"),
+    ("… of which the cookie check and the store lookup", "onebar/web/state.py", "current_session"),
+    ("… of which the links from the Host header", "onebar/web/state.py", "own_origin"),
+    ("after_request: security headers", "onebar/web/__init__.py", "security_headers"),
     ("after_request: flask-cors", "flask_cors/extension.py", "cors_after_request"),
     ("after_request: session save", "flask/sessions.py", "save_session"),
     ("WSGI response out (headers, body)", "werkzeug/wrappers/response.py", "__call__"),
@@ -196,7 +196,7 @@ def serve_trimmed(argv: list[str]) -> None:
     import argparse
     import os
 
-    from api.wsgiserver import run
+    from onebar.wsgiserver import run
 
     parser = argparse.ArgumentParser(prog="python -m bench.profile serve-trimmed")
     parser.add_argument("--data-dir", required=True)
@@ -309,7 +309,7 @@ def finding(cost_rows: list[CostRow], served: tuple[compare.Row, compare.Row] | 
         "for a one-route app: request context, routing, a `Response`), the work the baseline also does, and "
         "the app's glue (the CSRF before-request hook, werkzeug's cookie parsing, Flask's request-local "
         "proxies and `g`).", "",
-        "The pieces, largest first, with a cheaper way to do the same work (for `api/web/`; the benchmark "
+        "The pieces, largest first, with a cheaper way to do the same work (for `onebar/web/`; the benchmark "
         "changes nothing):", ""]
     for us, name in pieces:
         what, cheaper = PIECES[name]

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.sessions import SessionCodec
+from onebar.sessions import SessionCodec
 
 from . import loadgen, procs
 from .datagen import populate

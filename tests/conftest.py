@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api import settings as settings_mod
-from api.settings import Settings
-from api.store import App, SQLiteStore
-from api.web import create_app
+from onebar import settings as settings_mod
+from onebar.settings import Settings
+from onebar.store import App, SQLiteStore
+from onebar.web import create_app
 
 from .live import TEST_SECRET_KEYS
 

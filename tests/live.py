@@ -113,9 +113,9 @@ def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[
 
 def onebar(data_dir: Path, *args: str, input: str | None = None, env: Mapping[str, str] | None = None,
            check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the ``onebar`` CLI against ``data_dir`` (as ``python -m api``)."""
+    """Run the ``onebar`` CLI against ``data_dir`` (as ``python -m onebar``)."""
     return subprocess.run(
-        [sys.executable, "-m", "api", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "onebar", "--data-dir", str(data_dir), *args],
         input=input,
         capture_output=True,
         text=True,
@@ -159,7 +159,7 @@ def start_service(
         onebar(data_dir, "user", "add", email, "--name", name, "--password-stdin", input=password + "\n")
     port = port or free_port()
     url = f"http://localhost:{port}"
-    argv = [sys.executable, "-m", "api", "serve", "--host", "localhost", "--port", str(port),
+    argv = [sys.executable, "-m", "onebar", "serve", "--host", "localhost", "--port", str(port),
             "--threads", str(threads)]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:

@@ -15,7 +15,7 @@ from .live import ROOT, onebar
 
 def cli(data_dir, *args, input=None, env=None):
     """Run onebar with keys from the data dir (as a fresh install has)."""
-    return subprocess.run([sys.executable, "-m", "api", "--data-dir", str(data_dir), *args], input=input,
+    return subprocess.run([sys.executable, "-m", "onebar", "--data-dir", str(data_dir), *args], input=input,
                           capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={k: v for k, v in __import__("os").environ.items() if not k.startswith("ONEBAR_")}
                           | (env or {}))

@@ -89,7 +89,7 @@ def test_api_logout_from_a_registered_origin_signs_out_server_side(client, auth)
 
 
 def test_secure_and_domain_cookie_attributes_when_configured(tmp_path, store, settings):
-    from api.web import create_app
+    from onebar.web import create_app
 
     from .conftest import AuthActions
 

@@ -1,6 +1,6 @@
 """The signed-out /api/me answer is replayed, never at the cost of a wrong answer."""
 
-from api.web.fastpath import SignedOutMeCache
+from onebar.web.fastpath import SignedOutMeCache
 
 NOTES, TASKS = "http://localhost:5001", "https://tasks.example.com"
 

@@ -61,7 +61,7 @@ def test_sign_ups_from_one_address_are_rate_limited(client, auth):
 
 def test_unknown_email_still_spends_a_password_check(client, auth, monkeypatch):
     """The answer's timing must not tell whether an account exists."""
-    from api import passwords
+    from onebar import passwords
 
     checked = []
     real = passwords.check_password_hash

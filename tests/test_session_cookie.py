@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from itsdangerous import URLSafeTimedSerializer
 
-from api.sessions import SessionCodec
+from onebar.sessions import SessionCodec
 
 from .conftest import PASSWORD
 from .live import TEST_SECRET_KEYS
@@ -61,8 +61,8 @@ def test_a_dead_cookie_is_cleared(client, auth):
 
 
 def test_cookie_from_rotated_out_key_is_rejected(tmp_path, store):
-    from api import keys, settings as settings_mod
-    from api.web import create_app
+    from onebar import keys, settings as settings_mod
+    from onebar.web import create_app
 
     data = tmp_path / "rotating"
     data.mkdir()
@@ -225,7 +225,7 @@ def test_a_planted_session_is_not_adopted_by_sign_in(app, client, auth, store, s
     attacker = store.create_user("mallory@example.com", "Mallory", "x")
     planted_sid = store.create_session(attacker.id, expires_at=int(time.time()) + 3600)
     codec = SessionCodec(settings.secret_keys, settings.session_max_age)
-    store.create_user("ada@example.com", "Ada Lovelace", __import__("api.passwords").passwords.hash_password(PASSWORD))
+    store.create_user("ada@example.com", "Ada Lovelace", __import__("onebar.passwords").passwords.hash_password(PASSWORD))
     use_cookie(client, codec.encode(planted_sid, attacker.id))
     assert auth.login().status_code == 303
     token = codec.decode(auth.cookie())

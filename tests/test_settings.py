@@ -2,8 +2,8 @@
 
 import pytest
 
-from api import settings as settings_mod
-from api.exc import ConfigError
+from onebar import settings as settings_mod
+from onebar.exc import ConfigError
 
 
 def test_toml_then_environment_override(tmp_path):

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from api.exc import DuplicateError, ValidationError
-from api.store import App, SQLiteStore
+from onebar.exc import DuplicateError, ValidationError
+from onebar.store import App, SQLiteStore
 
 
 def test_schema_is_created_on_first_start_in_wal_mode(tmp_path):

@@ -32,8 +32,8 @@ def main() -> None:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import call_command
 
-    from api.exc import ConfigError
-    from api.wsgiserver import run
+    from onebar.exc import ConfigError
+    from onebar.wsgiserver import run
 
     try:
         django.setup()

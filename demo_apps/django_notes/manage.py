@@ -9,7 +9,7 @@ from pathlib import Path
 def main() -> None:
     here = Path(__file__).resolve().parent
     sys.path.insert(0, str(here))
-    # The checkout's `api` package (api.integrations.django), when Onebar is not installed.
+    # The checkout's `onebar` package (onebar.integrations.django), when Onebar is not installed.
     sys.path.append(str(here.parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_site.settings")
     from django.core.management import execute_from_command_line

@@ -1,7 +1,7 @@
 """Tasks: a small to-do list in Flask that signs in with Onebar.
 
 It knows one thing about Onebar, the service's URL, and uses it through
-:mod:`api.integrations.flask`: pages greet the signed-in user server-side, the
+:mod:`onebar.integrations.flask`: pages greet the signed-in user server-side, the
 task list is for members only (signed-out visitors go to the service's sign-in
 page and come back), and every page embeds the bar. Its own data (tasks) lives
 in its own SQLite file; its own cookie is ``tasks_session`` (CSRF tokens only).
@@ -23,7 +23,7 @@ from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from api.integrations.flask import Onebar, current_user, login_required
+from onebar.integrations.flask import Onebar, current_user, login_required
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (

@@ -7,8 +7,8 @@ import os
 import sys
 import tempfile
 
-from api.exc import ConfigError
-from api.wsgiserver import run
+from onebar.exc import ConfigError
+from onebar.wsgiserver import run
 
 from . import create_app
 

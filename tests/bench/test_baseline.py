@@ -12,9 +12,9 @@ import pytest
 import time_machine
 from werkzeug.test import EnvironBuilder
 
-from api import settings as settings_mod
-from api.sessions import SessionCodec
-from api.web import create_app
+from onebar import settings as settings_mod
+from onebar.sessions import SessionCodec
+from onebar.web import create_app
 from bench.baseline import from_data_dir
 from bench.datagen import populate
 from bench.me import APPS, ORIGIN

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from api.store import App, SQLiteStore
+from onebar.store import App, SQLiteStore
 
 
 def test_every_per_request_query_uses_an_index(tmp_path):

@@ -2,7 +2,7 @@
 
 Started once per session with the :mod:`tests.live` helpers, exactly as
 ``onebar demo`` starts them (each site its own process, storage and port; the
-sites know only the service's URL), with the demo accounts of :mod:`api.demo`.
+sites know only the service's URL), with the demo accounts of :mod:`onebar.demo`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from api.demo import DEMO_USERS
+from onebar.demo import DEMO_USERS
 
 from ..live import Service, free_port, run_server, start_service
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from api import demo as demo_mod
-from api.store import SQLiteStore
+from onebar import demo as demo_mod
+from onebar.store import SQLiteStore
 
 from ..httpclient import Browserish
 from ..live import ROOT, free_port
 
 
 def onebar_demo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "api", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen([sys.executable, "-m", "onebar", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
@@ -130,7 +130,7 @@ def test_a_busy_port_is_named_and_nothing_is_left_running(ports: list[int]) -> N
     with socket.socket() as busy:
         busy.bind(("localhost", ports[2]))
         busy.listen()
-        result = subprocess.run([sys.executable, "-m", "api", "demo", *port_args(ports)], capture_output=True,
+        result = subprocess.run([sys.executable, "-m", "onebar", "demo", *port_args(ports)], capture_output=True,
                                 text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -139,7 +139,7 @@ def test_a_busy_port_is_named_and_nothing_is_left_running(ports: list[int]) -> N
 
 
 def test_the_same_port_twice_is_refused(ports: list[int]) -> None:
-    result = subprocess.run([sys.executable, "-m", "api", "demo", "--port", str(ports[0]), "--handbook-port",
+    result = subprocess.run([sys.executable, "-m", "onebar", "demo", "--port", str(ports[0]), "--handbook-port",
                              str(ports[0])], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2
     assert f"port {ports[0]} is given to both --port and --handbook-port" in result.stderr

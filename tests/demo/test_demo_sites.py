@@ -140,8 +140,8 @@ def test_no_demo_site_imports_another() -> None:
             others = {m for m in imported if any(m == f"demo_apps.{o}" or m.startswith(f"demo_apps.{o}.")
                                                   for o in sites - {site})}
             assert not others, f"{path} imports {others}"
-            onebar = {m for m in imported if m == "api" or m.startswith("api.")}
-            assert onebar <= {"api.integrations.flask", "api.integrations.django", "api.exc", "api.wsgiserver"}, (
+            onebar = {m for m in imported if m == "onebar" or m.startswith("onebar.")}
+            assert onebar <= {"onebar.integrations.flask", "onebar.integrations.django", "onebar.exc", "onebar.wsgiserver"}, (
                 f"{path} uses more of Onebar than its integration: {onebar}")
 
 

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from api.integrations.wsgi import LocalVerifier, RemoteVerifier
-from api.store import SQLiteStore
+from onebar.integrations.wsgi import LocalVerifier, RemoteVerifier
+from onebar.store import SQLiteStore
 
 from ..live import ROOT, TEST_SECRET_KEYS
 from .conftest import ADA, Demo

@@ -19,10 +19,10 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, settings
 
-from api import passwords
-from api import settings as settings_mod
-from api.sessions import SessionCodec
-from api.store import SQLiteStore
+from onebar import passwords
+from onebar import settings as settings_mod
+from onebar.sessions import SessionCodec
+from onebar.store import SQLiteStore
 
 from ..conftest import APPS, PASSWORD
 from ..live import TEST_SECRET_KEYS
@@ -57,7 +57,7 @@ class FuzzApp:
 
 
 def build(tmp: Path, **overrides: object) -> FuzzApp:
-    from api.web import create_app
+    from onebar.web import create_app
 
     cfg = settings_mod.load(environ={}, data_dir=tmp, secret_keys=list(TEST_SECRET_KEYS),
                             public_url="http://localhost:5000",

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
-from api.sessions import MAX_COOKIE_LENGTH, SESSION_SALT, SessionCodec, SessionToken
+from onebar.sessions import MAX_COOKIE_LENGTH, SESSION_SALT, SessionCodec, SessionToken
 
 from .conftest import examples
 

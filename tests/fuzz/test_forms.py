@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.redirects import safe_next
+from onebar.redirects import safe_next
 
 from ..conftest import PASSWORD
 from .conftest import FuzzApp, examples

@@ -12,7 +12,7 @@ import re
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api.redirects import MAX_LENGTH, safe_next
+from onebar.redirects import MAX_LENGTH, safe_next
 
 from .conftest import examples
 

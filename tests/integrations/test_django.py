@@ -11,7 +11,7 @@ import django
 import pytest
 from django.conf import settings
 
-from api.integrations.wsgi import OnebarUser
+from onebar.integrations.wsgi import OnebarUser
 
 from ..live import TEST_SECRET_KEYS
 from .conftest import ADA, database, sign_in, sign_out
@@ -34,7 +34,7 @@ class FakeVerifier:
 VERIFIER = FakeVerifier()
 MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
-    "api.integrations.django.OnebarMiddleware",
+    "onebar.integrations.django.OnebarMiddleware",
 ]
 
 if not settings.configured:
@@ -44,7 +44,7 @@ if not settings.configured:
         ALLOWED_HOSTS=["testserver", "localhost"],
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
         MIDDLEWARE=MIDDLEWARE,
-        AUTHENTICATION_BACKENDS=["api.integrations.django.OnebarBackend"],
+        AUTHENTICATION_BACKENDS=["onebar.integrations.django.OnebarBackend"],
         ONEBAR={"SERVICE_URL": "http://id.test", "VERIFIER": VERIFIER},
         LOGIN_URL="http://id.test/login",
         ROOT_URLCONF=__name__,
@@ -52,7 +52,7 @@ if not settings.configured:
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "OPTIONS": {"context_processors": [
-                "django.contrib.auth.context_processors.auth", "api.integrations.django.onebar"]},
+                "django.contrib.auth.context_processors.auth", "onebar.integrations.django.onebar"]},
         }],
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
@@ -69,7 +69,7 @@ from django.template import engines  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from api.integrations.django import OnebarBackend, OnebarMiddleware  # noqa: E402
+from onebar.integrations.django import OnebarBackend, OnebarMiddleware  # noqa: E402
 
 
 def whoami(request: HttpRequest) -> HttpResponse:
@@ -196,7 +196,7 @@ def test_auser_for_async_views() -> None:
     assert not user.is_authenticated
 
 
-ONEBAR_MW = "api.integrations.django.OnebarMiddleware"
+ONEBAR_MW = "onebar.integrations.django.OnebarMiddleware"
 AUTH_MW = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
@@ -208,7 +208,7 @@ AUTH_MW = "django.contrib.auth.middleware.AuthenticationMiddleware"
     ({"ONEBAR": {"SERVICE_URL": "http://id.test", "COOKIE": "x"}},
      'unknown Onebar setting ONEBAR["COOKIE"]'),
     ({"AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"]},
-     "add 'api.integrations.django.OnebarBackend' to AUTHENTICATION_BACKENDS"),
+     "add 'onebar.integrations.django.OnebarBackend' to AUTHENTICATION_BACKENDS"),
     ({"MIDDLEWARE": [ONEBAR_MW, AUTH_MW]},
      f"put '{ONEBAR_MW}' after it in MIDDLEWARE"),
     ({"INSTALLED_APPS": ["django.contrib.contenttypes"]},

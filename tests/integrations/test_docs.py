@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-import api.integrations.flask
-import api.integrations.wsgi
-from api.integrations.wsgi import OnebarUser
+import onebar.integrations.flask
+import onebar.integrations.wsgi
+from onebar.integrations.wsgi import OnebarUser
 
 from .conftest import ADA_ME, StubService
 
@@ -34,7 +34,7 @@ def test_the_wsgi_example_runs(stub: StubService, monkeypatch: pytest.MonkeyPatc
     import wsgiref.simple_server
 
     monkeypatch.setattr(wsgiref.simple_server, "make_server", lambda host, port, app: _Served())
-    example = run_example(api.integrations.wsgi, stub.url)
+    example = run_example(onebar.integrations.wsgi, stub.url)
     client = Client(example["app"], use_cookies=False)
     assert client.get("/").get_data(as_text=True) == "Hello! You are not signed in."
     assert client.get("/", headers={"Cookie": "onebar_session=a.b.c"}).get_data(as_text=True) == (
@@ -42,7 +42,7 @@ def test_the_wsgi_example_runs(stub: StubService, monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_flask_example_runs(stub: StubService) -> None:
-    app = run_example(api.integrations.flask, stub.url)["app"]
+    app = run_example(onebar.integrations.flask, stub.url)["app"]
     client = app.test_client()
     assert client.get("/").get_data(as_text=True) == "Hello, guest."
     assert client.get("/mine").headers["Location"] == f"{stub.url}/login?next=http%3A%2F%2Flocalhost%2Fmine"

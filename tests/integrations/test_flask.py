@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask, render_template_string
 
-from api.exc import ConfigError
-from api.integrations.flask import Onebar, current_user, login_required
-from api.integrations.wsgi import OnebarUser
+from onebar.exc import ConfigError
+from onebar.integrations.flask import Onebar, current_user, login_required
+from onebar.integrations.wsgi import OnebarUser
 
 from ..live import TEST_SECRET_KEYS
 from .conftest import ADA, database, sign_in, sign_out

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.test import Client
 
-from api.exc import ConfigError
-from api.integrations.wsgi import (
+from onebar.exc import ConfigError
+from onebar.integrations.wsgi import (
     Identity,
     LocalVerifier,
     OnebarMiddleware,
@@ -18,8 +18,8 @@ from api.integrations.wsgi import (
     RemoteVerifier,
     cookie_value,
 )
-from api.sessions import SessionCodec
-from api.store import SQLiteStore
+from onebar.sessions import SessionCodec
+from onebar.store import SQLiteStore
 
 from ..live import TEST_SECRET_KEYS, free_port
 from .conftest import ADA, ADA_ME, GRACE, FakeClock, StubService, database, me, sign_in, sign_out

@@ -16,10 +16,10 @@ from collections import Counter
 import pytest
 import time_machine
 
-from api import settings as settings_mod
-from api.sessions import SessionCodec
-from api.store import SQLiteStore
-from api.web import create_app
+from onebar import settings as settings_mod
+from onebar.sessions import SessionCodec
+from onebar.store import SQLiteStore
+from onebar.web import create_app
 
 from ..conftest import APPS, PASSWORD
 from ..live import TEST_SECRET_KEYS

@@ -32,12 +32,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     # request.user is the Onebar user; no Django session involved.
-    "api.integrations.django.OnebarMiddleware",
+    "onebar.integrations.django.OnebarMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 # -- Onebar ------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["api.integrations.django.OnebarBackend"]
+AUTHENTICATION_BACKENDS = ["onebar.integrations.django.OnebarBackend"]
 ONEBAR = {"SERVICE_URL": SERVICE_URL}
 # @login_required sends signed-out visitors to the service's sign-in page with
 # ?next=<the page's absolute URL>, and the service sends them back.
@@ -55,7 +55,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
-                "api.integrations.django.onebar",
+                "onebar.integrations.django.onebar",
             ],
         },
     },

@@ -2,7 +2,7 @@
 
 Each thread gets its own connection (SQLite connections are not shared across
 threads); writers wait up to ``busy_timeout`` seconds for the lock and then
-raise :class:`api.exc.StoreBusy`, which the web layer turns into
+raise :class:`onebar.exc.StoreBusy`, which the web layer turns into
 ``503 Retry-After``. ``synchronous=FULL`` makes a committed write survive a
 crash of the process or of the machine, so an acknowledged sign-up is kept.
 
@@ -93,7 +93,7 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class SQLiteStore:
-    """:class:`api.store.Store` on one SQLite file.
+    """:class:`onebar.store.Store` on one SQLite file.
 
     :param path: the database file; its directory must exist and be writable.
     :param busy_timeout: seconds a writer waits for the lock before

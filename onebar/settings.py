@@ -1,7 +1,7 @@
 """One frozen settings object, built from a TOML file and ``ONEBAR_*`` variables.
 
 Nothing imports a settings global: :func:`load` builds a :class:`Settings` and
-the caller passes it to :func:`api.web.create_app` or the store. Precedence,
+the caller passes it to :func:`onebar.web.create_app` or the store. Precedence,
 lowest first: the defaults below, the TOML file (``ONEBAR_CONFIG``, else
 ``onebar.toml`` in the data directory), then the environment.
 

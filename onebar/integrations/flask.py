@@ -1,13 +1,13 @@
 """Onebar for Flask: ``current_user()``, ``@login_required`` and the bar's tag.
 
-A thin adapter over :mod:`api.integrations.wsgi`: the same :class:`Identity`
+A thin adapter over :mod:`onebar.integrations.wsgi`: the same :class:`Identity`
 verifies the cookie (remote by default, local with ``ONEBAR_SECRET_KEYS``),
 at most once per request and only when a view or template asks.
 
 Example::
 
     from flask import Flask, render_template_string
-    from api.integrations.flask import Onebar, current_user, login_required
+    from onebar.integrations.flask import Onebar, current_user, login_required
 
     app = Flask(__name__)
     app.config["ONEBAR_SERVICE_URL"] = "http://localhost:8000"
@@ -29,7 +29,7 @@ Settings, from ``app.config`` with the ``ONEBAR_`` prefix or as keyword
 arguments without it (lower case): ``SERVICE_URL`` (required),
 ``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
 for local verification ``SECRET_KEYS`` plus ``DATABASE`` or ``STORE`` (see
-:class:`api.integrations.wsgi.LocalVerifier` for what holding the keys means).
+:class:`onebar.integrations.wsgi.LocalVerifier` for what holding the keys means).
 
 Behind a reverse proxy, wrap the app in werkzeug's ``ProxyFix`` so
 ``request.url`` (the ``next=`` of the sign-in redirect) is the public address.

@@ -96,7 +96,7 @@ def normalize_origin(url: str) -> str:
 
 
 class Store(Protocol):
-    """Everything the service keeps. Methods raise :class:`api.exc.StoreError` subclasses."""
+    """Everything the service keeps. Methods raise :class:`onebar.exc.StoreError` subclasses."""
 
     # users
     def create_user(self, email: str, name: str, password_hash: str) -> User: ...

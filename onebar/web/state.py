@@ -1,6 +1,6 @@
 """What the web layer shares per app: the collaborators and the current session.
 
-:class:`Onebar` is built once by :func:`api.web.create_app` and kept in
+:class:`Onebar` is built once by :func:`onebar.web.create_app` and kept in
 ``app.extensions["onebar"]``. The helpers below resolve the browser's session
 at most once per request and let the response re-issue or clear the cookie.
 """

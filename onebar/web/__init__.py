@@ -2,8 +2,8 @@
 
 Example::
 
-    from api import settings
-    from api.web import create_app
+    from onebar import settings
+    from onebar.web import create_app
 
     app = create_app(settings.load())      # a WSGI app; serve it with waitress
 """
@@ -37,7 +37,7 @@ RETRY_AFTER_BUSY = 1
 
 
 def _static_dir() -> Path:
-    """``static/`` of the checkout, or the copy a wheel installs as ``api/_static``."""
+    """``static/`` of the checkout, or the copy a wheel installs as ``onebar/_static``."""
     packaged = Path(__file__).resolve().parent.parent / "_static"
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "static"
 

@@ -10,7 +10,7 @@ Example, runnable as it is (any WSGI server works the same way)::
 
     from wsgiref.simple_server import make_server
 
-    from api.integrations.wsgi import OnebarMiddleware
+    from onebar.integrations.wsgi import OnebarMiddleware
 
     def hello(environ, start_response):
         user = environ["onebar.user"]
@@ -35,8 +35,8 @@ check the cookie's signature here with the service's secret keys, then confirm
 in the service's store (or by asking the service) that its session is still
 active. Only valid signatures reach the store, so forged cookies cost nothing::
 
-    from api.store import SQLiteStore
-    from api.integrations.wsgi import LocalVerifier, OnebarMiddleware
+    from onebar.store import SQLiteStore
+    from onebar.integrations.wsgi import LocalVerifier, OnebarMiddleware
 
     app = OnebarMiddleware(hello, service_url="http://localhost:8000", verifier=LocalVerifier(
         secret_keys=["...the service's keys, oldest first..."],
@@ -134,7 +134,7 @@ class OnebarUser:
 
     @classmethod
     def from_record(cls, user: Any) -> OnebarUser:
-        """From the store's :class:`api.store.User`."""
+        """From the store's :class:`onebar.store.User`."""
         return cls(id=user.id, name=user.name, email=user.email, initials=user.initials,
                    avatar_url=user.avatar_url or None)
 

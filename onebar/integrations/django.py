@@ -2,7 +2,7 @@
 
 A middleware sets ``request.user`` lazily (Django's own
 ``AuthenticationMiddleware`` does the same with a ``SimpleLazyObject``) from
-the Onebar cookie, verified by :mod:`api.integrations.wsgi`; an authentication
+the Onebar cookie, verified by :mod:`onebar.integrations.wsgi`; an authentication
 backend maps the Onebar user to a row of the project's user model (created on
 first visit, the Onebar id as its username, name and email kept in step), so
 foreign keys, ``{{ user }}`` in templates, permissions and the admin work as
@@ -14,19 +14,19 @@ settings.py::
     MIDDLEWARE = [
         ...,
         "django.contrib.auth.middleware.AuthenticationMiddleware",  # optional (the admin wants it)
-        "api.integrations.django.OnebarMiddleware",                 # after it: it sets request.user
+        "onebar.integrations.django.OnebarMiddleware",                 # after it: it sets request.user
         ...,
     ]
-    AUTHENTICATION_BACKENDS = ["api.integrations.django.OnebarBackend"]
+    AUTHENTICATION_BACKENDS = ["onebar.integrations.django.OnebarBackend"]
     ONEBAR = {"SERVICE_URL": "http://localhost:8000"}
     # @login_required sends signed-out visitors here with ?next=<the page's
     # absolute URL> (Django keeps it absolute because the host differs); the
     # service follows it back when the page's origin is a registered app.
     LOGIN_URL = "http://localhost:8000/login"
     # {{ onebar.script_url }} and {{ onebar.login_url }} in templates:
-    TEMPLATES[0]["OPTIONS"]["context_processors"].append("api.integrations.django.onebar")
+    TEMPLATES[0]["OPTIONS"]["context_processors"].append("onebar.integrations.django.onebar")
 
-``ONEBAR`` takes the keys of :meth:`api.integrations.wsgi.Identity.from_config`:
+``ONEBAR`` takes the keys of :meth:`onebar.integrations.wsgi.Identity.from_config`:
 ``SERVICE_URL`` (required), ``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``,
 ``CACHE_TTL``, ``CACHE_SIZE``; ``SECRET_KEYS`` with ``DATABASE`` for local
 verification. A missing or wrong piece raises ``ImproperlyConfigured`` at
@@ -163,7 +163,7 @@ class OnebarMiddleware:
                 "to INSTALLED_APPS.")
         if not any(isinstance(b, OnebarBackend) for b in get_backends()):
             raise ImproperlyConfigured(
-                "Onebar needs its authentication backend: add 'api.integrations.django.OnebarBackend' "
+                "Onebar needs its authentication backend: add 'onebar.integrations.django.OnebarBackend' "
                 "to AUTHENTICATION_BACKENDS in your settings.")
         middleware = list(settings.MIDDLEWARE)
         if _AUTH_MIDDLEWARE in middleware and me in middleware and middleware.index(_AUTH_MIDDLEWARE) > middleware.index(me):

@@ -1,7 +1,7 @@
 """Run a WSGI app with waitress, the production server behind ``onebar serve``.
 
 A port that is taken (or a host that cannot be bound) raises
-:class:`api.exc.ConfigError` naming it, instead of a traceback.
+:class:`onebar.exc.ConfigError` naming it, instead of a traceback.
 """
 
 from __future__ import annotations

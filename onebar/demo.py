@@ -127,7 +127,7 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
                 click.echo("Starting the identity service and three demo sites on localhost...")
                 processes.append(_start(
                     "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", apps_root,
-                    ["-m", "api", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)]))
+                    ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)]))
                 for site in SITES:
                     site_dir = base / "demo" / site.id
                     where = ["--out", str(site_dir)] if site.id == "handbook" else ["--data-dir", str(site_dir)]
