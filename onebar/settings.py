@@ -22,6 +22,18 @@ Every setting, with its variable::
     rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
+    login_account_rate_limit ONEBAR_LOGIN_ACCOUNT_RATE_LIMIT "100/hour" failures per account from
+                                                   browsers it never signed in on (a browser it
+                                                   did sign in on has its own count: no lockout
+                                                   of the owner)
+    smtp_url            ONEBAR_SMTP_URL            none: mail is off. smtp://[user:pass@]host[:port],
+                                                   smtp://…?starttls=true, or smtps://… (TLS)
+    mail_from           ONEBAR_MAIL_FROM           "Onebar <onebar@HOST of public_url>"
+    dev_mode            ONEBAR_DEV_MODE            false; true: with mail off, the log shows the
+                                                   links a message would have carried (refused
+                                                   with an https public_url: never in production)
+    signup              ONEBAR_SIGNUP              open | closed | invite
+    signup_domains      ONEBAR_SIGNUP_DOMAINS      none (any); else comma-separated email domains
 """
 
 from __future__ import annotations
@@ -59,6 +71,12 @@ class Settings:
     login_ip_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     trusted_proxies: int = 0
+    login_account_rate_limit: str = "100/hour"
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str | None = None
+    dev_mode: bool = False
+    signup: str = "open"
+    signup_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -74,10 +92,21 @@ class Settings:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
+        if self.signup not in SIGNUP_POLICIES:
+            raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {self.signup!r}")
+        if isinstance(self.signup_domains, str):
+            object.__setattr__(self, "signup_domains", tuple(
+                d.strip().lstrip("@").casefold() for d in self.signup_domains.split(",") if d.strip()))
+        if self.smtp_url is not None and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
+            raise ConfigError("smtp_url must look like smtp://host:25, smtp://host:587?starttls=true or smtps://host")
+        if self.dev_mode and self.cookie_secure:
+            raise ConfigError("dev_mode logs sign-in links: it is for http development only, not with https")
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
 
+
+SIGNUP_POLICIES = ("open", "closed", "invite")
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -97,6 +126,8 @@ def _convert(name: str, value: object, kind: type) -> object:
         return Path(str(value)).expanduser()
     if kind is str and isinstance(value, str):
         return value
+    if name == "signup_domains" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
     if isinstance(value, kind):
         return value
     raise ConfigError(f"{name} has the wrong type: {value!r}")
@@ -115,6 +146,12 @@ _KINDS: dict[str, type] = {
     "login_ip_rate_limit": str,
     "rate_limit_storage": str,
     "trusted_proxies": int,
+    "login_account_rate_limit": str,
+    "smtp_url": str,
+    "mail_from": str,
+    "dev_mode": bool,
+    "signup": str,
+    "signup_domains": str,
 }
 
 

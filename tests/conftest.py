@@ -126,3 +126,27 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient, app: Flask) -> AuthActions:
     return AuthActions(client, app)
+
+
+# -- mail ---------------------------------------------------------------------------
+
+@pytest.fixture
+def mailbox() -> Iterator["Mailbox"]:
+    """A real SMTP server on loopback; see tests/mailbox.py."""
+    from .mailbox import Mailbox
+
+    with Mailbox() as box:
+        yield box
+
+
+@pytest.fixture
+def mail_app(settings: Settings, store: SQLiteStore, mailbox) -> Flask:  # type: ignore[no-untyped-def]
+    """The app, sending its mail through ``mailbox``."""
+    app = create_app(settings.replace(smtp_url=mailbox.url), store)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def mail_auth(mail_app: Flask) -> AuthActions:
+    return AuthActions(mail_app.test_client(), mail_app)

@@ -5,12 +5,13 @@
 implements the same methods and is passed to ``create_app(settings, store)``.
 """
 
-from .base import ActiveSession, App, Session, Store, User, normalize_email, normalize_origin
+from .base import ActiveSession, App, AuditEvent, Session, Store, User, normalize_email, normalize_origin
 from .sqlite import SQLiteStore
 
 __all__ = [
     "ActiveSession",
     "App",
+    "AuditEvent",
     "SQLiteStore",
     "Session",
     "Store",

@@ -24,10 +24,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import StoreBusy, StoreError
+from ..mail import mailer_for
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import SQLiteStore, Store
+from ..tokens import LinkSigner
 from . import jsonapi, pages
 from .fastpath import SignedOutMeCache
 from .state import Onebar, init_app
@@ -108,8 +110,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit),
+        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit,
+                          settings.login_account_rate_limit),
         apps=tuple(store.list_apps()),
+        mailer=mailer_for(settings),
+        links=LinkSigner(settings.secret_keys),
     )
     init_app(app, state)
     script = _Script(_static_dir() / "onebar.js")

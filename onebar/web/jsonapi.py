@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from .. import audit
 from .openapi import document
 from .state import current_session, end_session, onebar
 
@@ -35,7 +36,7 @@ def me_response() -> Response:
     if active is not None:
         u = active.user
         user = json.dumps({"id": u.id, "name": u.name, "email": u.email, "initials": u.initials,
-                           "avatar_url": u.avatar_url}, separators=(",", ":"))
+                           "avatar_url": u.avatar_url, "email_verified": u.email_verified}, separators=(",", ":"))
     return Response(f'{{"user":{user},{_tail(ob.apps, ob.own_origin())}\n', mimetype="application/json")
 
 
@@ -59,7 +60,11 @@ def logout() -> Response | tuple[Response, int]:
         return _error(403, "sign out from this origin is not allowed")
     if not request.is_json:
         return _error(415, "send Content-Type: application/json")
+    active = current_session()
     end_session()
+    if active is not None:
+        audit.record(ob.store, "logout", user=active.user, address=request.remote_addr or "",
+                     app=ob.app_for(origin))
     return me_response()
 
 
