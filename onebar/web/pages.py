@@ -32,7 +32,7 @@ DEVICE = ("onebar.device", 365 * 24 * 3600)
 #: of sign-ups per address and window (emails are never this word).
 SIGNUP = "sign-up"
 
-NEUTRAL_DISABLED = "This account cannot sign in. Ask the service's administrator."
+NEUTRAL_DISABLED = "This account cannot sign in. Ask the administrator of this service."
 
 
 @bp.app_context_processor
