@@ -117,3 +117,13 @@ def test_the_account_page_shows_the_users_recent_security_events(app, client, au
     for words in ("Account created", "Signed out", "Wrong password", "Signed in"):
         assert words in activity
     assert activity.index("Signed in") < activity.index("Wrong password"), "newest first"
+
+
+def test_a_password_typed_into_the_email_field_never_reaches_the_audit_log(settings, auth, caplog):
+    caplog.set_level(logging.INFO, logger="onebar.audit")
+    auth.signup()
+    auth.logout()
+    auth.login(email="hunter2-my-secret", password="hunter2-my-secret")
+    out = onebar(settings.data_dir, "audit").stdout
+    assert "login.failure\t(not an email address)" in out
+    assert "hunter2" not in out + caplog.text

@@ -188,3 +188,31 @@ def test_a_mail_server_that_is_down_changes_nothing_the_visitor_sees_and_logs_no
     assert response.status_code == 200 and "If an account uses that address" in response.get_data(as_text=True)
     assert "cannot send mail through 127.0.0.1" in caplog.text
     assert "/password/reset/" not in caplog.text and "/email/verify/" not in caplog.text
+
+
+def test_openapi_documents_email_verified_and_me_matches_it(client, auth):
+    import jsonschema
+
+    auth.signup()
+    doc = client.get("/api/openapi.json").get_json()
+    field = doc["components"]["schemas"]["User"]["properties"]["email_verified"]
+    assert field["type"] == "boolean" and "email changes" in field["description"]
+    schema = {**doc["components"]["schemas"]["Me"], "components": doc["components"]}
+    jsonschema.validate(auth.me(), schema)
+    assert auth.me()["user"]["email_verified"] is False
+
+
+def test_reset_and_confirm_posts_need_their_csrf_token(app, client, auth, store):
+    from onebar import tokens
+
+    auth.signup()
+    user = store.get_user_by_email("ada@example.com")
+    links = app.extensions["onebar"].links
+    reset = links.dumps(tokens.RESET, {"u": user.id, "v": store.get_token_version(user.id)})
+    verify = links.dumps(tokens.VERIFY, {"u": user.id, "e": user.email})
+    assert client.post(f"/password/reset/{reset}", data={"password": "hijacked pw", "confirm": "hijacked pw"}
+                       ).status_code == 400
+    assert client.post(f"/email/verify/{verify}").status_code == 400
+    assert auth.me()["user"]["email_verified"] is False
+    auth.logout()
+    assert auth.login().status_code == 303, "the password did not change"

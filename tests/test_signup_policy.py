@@ -65,3 +65,18 @@ def test_domains_come_from_toml_as_a_list(tmp_path):
     (tmp_path / "onebar.toml").write_text('signup = "invite"\nsignup_domains = ["example.com", "Corp.Example"]\n')
     loaded = settings_mod.load(environ={}, data_dir=tmp_path, secret_keys=["k" * 32])
     assert (loaded.signup, loaded.signup_domains) == ("invite", ("example.com", "corp.example"))
+
+
+@pytest.mark.parametrize("path,data", [
+    ("/password/forgot", {"email": "ada@example.com"}),
+    ("/account/email", {"change-email": "eve@evil.example", "change-current": PASSWORD}),
+    ("/account/delete", {"delete-current": PASSWORD}),
+    ("/account/verify/resend", {}),
+], ids=["forgot", "change-email", "delete", "resend"])
+def test_every_new_form_refuses_a_post_without_its_csrf_token(client, auth, path, data):
+    auth.signup()
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+    assert "form has expired or was sent from another site" in response.get_data(as_text=True)
+    user = auth.me()["user"]
+    assert user is not None and user["email"] == "ada@example.com", "nothing changed, still signed in"

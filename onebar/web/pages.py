@@ -3,6 +3,7 @@ email verification. They work without JavaScript."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from .. import audit, passwords, tokens
 from ..audit import DESCRIPTIONS
-from ..exc import DuplicateError
+from ..exc import DuplicateError, ValidationError
 from ..mail import Message, send_later
 from ..redirects import safe_next
 from ..store import User, normalize_email
@@ -48,6 +49,16 @@ def _audit(event: str, user: User | None = None, *, email: str = "", app: str = 
     audit.record(onebar().store, event, user=user, email=email, address=_address(), app=app, detail=detail)
 
 
+def _typed_email(email: str) -> str:
+    """What someone typed as an email, for the audit log: only if it is one
+    (a password typed into the email field must not land in the log)."""
+    try:
+        normalize_email(email)
+    except ValidationError:
+        return "(not an email address)"
+    return email.strip()[:320]
+
+
 def _mail(to: str, subject: str, body: str) -> None:
     send_later(onebar().mailer, Message(to=to, subject=subject, body=body))
 
@@ -74,7 +85,7 @@ def _device_for(email: str) -> str | None:
     payload = onebar().links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
     try:
         key = normalize_email(email)
-    except Exception:  # noqa: BLE001 - any bad email has no device
+    except ValidationError:
         return None
     if payload and payload.get("e") == key and isinstance(payload.get("n"), str):
         return str(payload["n"])
@@ -82,8 +93,6 @@ def _device_for(email: str) -> str | None:
 
 
 def _remember_device(email: str) -> None:
-    import secrets
-
     g.onebar_device = onebar().links.dumps(DEVICE, {"e": normalize_email(email), "n": secrets.token_urlsafe(12)})
 
 
@@ -134,9 +143,10 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     if not passwords.verify(found[1] if found else None, form.password.data or "") or found is None:
         ob.throttle.count(address, email, device=device, anywhere=True)
         user = found[0] if found else None
-        _audit("login.failure", user, email=email[:320], app=app, detail="known device" if device else "")
+        typed = _typed_email(email)
+        _audit("login.failure", user, email=typed, app=app, detail="known device" if device else "")
         if ob.throttle.retry_after(address, email, device=device, anywhere=True) is not None:
-            _audit("login.lockout", user, email=email[:320], app=app, detail="known device" if device else "")
+            _audit("login.lockout", user, email=typed, app=app, detail="known device" if device else "")
         form.form_errors.append("That email and password do not match an account.")
         return render_template("login.html", form=form), 401
     user = found[0]
@@ -451,11 +461,13 @@ def forgot_password():  # type: ignore[no-untyped-def]
         return render_template("forgot.html", form=form), 429, {"Retry-After": str(wait)}
     ob.throttle.count(address, subject)
     user = ob.store.get_user_by_email(email)
+    # Logged either way: the same work whether or not the account exists.
+    _audit("password.reset-request", user, email=_typed_email(email),
+           detail="" if user is not None else "no such account")
     if user is not None and not user.disabled:
         version = ob.store.get_token_version(user.id)
         link = _link("pages.reset_password", token=ob.links.dumps(tokens.RESET, {"u": user.id, "v": version}))
         if link is not None:
-            _audit("password.reset-request", user)
             _mail(user.email, "Reset your Onebar password",
                   f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Onebar password. "
                   f"Choose a new one here; the link works once, for 30 minutes:\n\n{link}\n\n"

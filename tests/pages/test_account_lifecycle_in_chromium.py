@@ -164,3 +164,22 @@ def test_closed_pages_and_errors_are_accessible(page: Page, service):
     page.goto(f"{service.url}/password/reset/not-a-real-token")
     expect(page.get_by_role("heading", name="This link does not work")).to_be_visible()
     assert_accessible(page)
+
+
+def test_an_invitation_from_the_cli_opens_a_sign_up_page_for_that_address(page: Page, service, mailbox):
+    from ..live import onebar
+
+    onebar(service.data_dir, "user", "invite", "invited@example.com",
+           env={"ONEBAR_SMTP_URL": mailbox.url, "ONEBAR_PUBLIC_URL": service.url})
+    message = mailbox.wait_for("invited@example.com")
+    assert message["Subject"] == "You are invited to Onebar"
+    page.goto(Mailbox.link(message))
+    expect(page.get_by_label("Email")).to_have_value("invited@example.com")
+    expect(page.get_by_label("Email")).not_to_be_editable()
+    assert_accessible(page)
+    page.get_by_label("Name").fill("Invited Person")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{service.url}/account")
+    expect(page.get_by_text("confirmed", exact=True)).to_be_visible()
