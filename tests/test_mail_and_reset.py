@@ -216,3 +216,28 @@ def test_reset_and_confirm_posts_need_their_csrf_token(app, client, auth, store)
     assert auth.me()["user"]["email_verified"] is False
     auth.logout()
     assert auth.login().status_code == 303, "the password did not change"
+
+
+def test_the_account_page_sends_the_confirmation_link_again(mail_auth, mailbox):
+    mail_auth.signup()
+    mailbox.wait_for("ada@example.com")
+    client = mail_auth._client
+    assert "Send the confirmation link again" in client.get("/account").get_data(as_text=True)
+    sent = client.post("/account/verify/resend", data={"csrf_token": csrf_token(client, "/account")},
+                       follow_redirects=True)
+    assert "We sent a new link to ada@example.com." in sent.get_data(as_text=True)
+    follow_post(mail_auth, Mailbox.link(mailbox.wait_for("ada@example.com", count=2)))
+    page = client.get("/account").get_data(as_text=True)
+    assert "Send the confirmation link again" not in page and "confirmed" in page
+
+
+def test_a_disabled_account_gets_no_reset_link(mail_app, mail_auth, mailbox, store):
+    mail_auth.signup()
+    mailbox.wait_for("ada@example.com")
+    store.set_disabled(store.get_user_by_email("ada@example.com").id, True)
+    browser = AuthActions(mail_app.test_client(), mail_app)
+    answer = request_reset(browser, "ada@example.com")
+    assert answer.status_code == 200 and "If an account uses that address" in answer.get_data(as_text=True)
+    time.sleep(0.5)
+    assert len(mailbox.to("ada@example.com")) == 1, "only the confirmation, no reset link"
+    assert browser.me()["user"] is None
