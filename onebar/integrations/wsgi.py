@@ -343,7 +343,7 @@ class LocalVerifier:
         operator, keep them out of the app's repository, and rotate them on the
         service (``onebar keys rotate``) when an app that held them is retired.
     :param store: the service's store (``SQLiteStore(".../onebar.sqlite3")`` on
-        the same machine, or the same PostgreSQL the service uses); revoked and
+        the same machine, or ``open_url("postgresql://…")``, the PostgreSQL the service uses); revoked and
         expired sessions are seen there. Read-only use: the app writes nothing.
     :param service_url: instead of ``store``: ask the service (as
         :class:`RemoteVerifier` does) about cookies whose signature checks out.
@@ -483,7 +483,7 @@ class Identity:
         """Build from upper-case settings (Flask's ``ONEBAR_*``, Django's ``ONEBAR`` dict).
 
         ``SERVICE_URL`` is required. ``SECRET_KEYS`` switches to local
-        verification, with ``DATABASE`` (the service's SQLite file) or
+        verification, with ``DATABASE`` (the service's SQLite file or its ``postgresql://`` URL) or
         ``STORE`` for revocation, else asking ``SERVICE_URL``. ``spell`` names a
         key the way the framework's user writes it, for error messages.
         """
@@ -536,11 +536,15 @@ def _open_store(path: object, name: str) -> Store | None:
         return None
     from pathlib import Path
 
-    from ..store import SQLiteStore
+    from ..store import SQLiteStore, open_url
+    from ..urls import is_postgres
 
+    # Read-only use: the app never upgrades the service's schema (upgrade=False).
+    if is_postgres(str(path)):
+        return open_url(str(path), upgrade=False)
     if not Path(str(path)).is_file():
         raise ConfigError(f"{name} names no Onebar database: {path} does not exist")
-    return SQLiteStore(str(path))
+    return SQLiteStore(str(path), upgrade=False)
 
 
 class OnebarMiddleware:
