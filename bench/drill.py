@@ -49,7 +49,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from onebar import passwords
 from onebar.sessions import SESSION_SALT, SessionCodec
-from onebar.store import App, SQLiteStore
+from onebar.store import App, SQLiteStore, open_url
 
 from . import loadgen, procs
 from .clients import DOWN, Visitor, me
@@ -94,6 +94,9 @@ class Fixture:
     pairs: list[tuple[str, str]]  # (sid, uid) of existing sessions
     emails: list[str]  # existing users' emails (password PASSWORD)
     origin: str = "http://localhost:5001"
+    #: None: the service keeps the SQLite file in ``data``; else it runs on this
+    #: PostgreSQL database, filled with a copy of that file.
+    database_url: str | None = None
 
     @property
     def database(self) -> Path:
@@ -103,10 +106,15 @@ class Fixture:
         return SessionCodec(self.keys, MAX_AGE).encode(sid, uid)
 
     def service(self, port: int | None = None) -> procs.Server:
-        return procs.service(self.data, self.keys, port=port, env=THROTTLE_OFF)
+        env = THROTTLE_OFF if self.database_url is None else {**THROTTLE_OFF, "ONEBAR_DATABASE_URL": self.database_url}
+        return procs.service(self.data, self.keys, port=port, env=env)
+
+    def check_database(self) -> list[str]:
+        return check_database(self.database) if self.database_url is None else check_postgres(self.database_url)
 
 
-def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] = ()) -> Fixture:
+def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] = (),
+                 database_url: str | None = None) -> Fixture:
     data = work / name
     data.mkdir(parents=True)
     keys = procs.new_keys()
@@ -117,7 +125,14 @@ def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] =
         uid_email = dict(conn.execute("SELECT id, email FROM users").fetchall())
     finally:
         conn.close()
-    return Fixture(data, keys, pairs, [uid_email[uid] for _, uid in pairs])
+    if database_url is not None:  # what `onebar db copy --to` does
+        source, target = SQLiteStore(data / "onebar.sqlite3"), open_url(database_url)
+        try:
+            target.replace_rows(list(source.export_rows()))
+        finally:
+            source.close()
+            target.close()
+    return Fixture(data, keys, pairs, [uid_email[uid] for _, uid in pairs], database_url=database_url)
 
 
 def mixed_requests(fx: Fixture, port: int) -> list[Request]:
@@ -268,6 +283,18 @@ def check_database(path: Path) -> list[str]:
     return problems + ([f"{len(orphans)} rows break a foreign key"] if orphans else [])
 
 
+def check_postgres(url: str) -> list[str]:
+    """PostgreSQL checks its own pages; what is left to see is rows that lost their parent."""
+    store = open_url(url)
+    try:
+        with store._db() as db:
+            orphans = db.execute("SELECT COUNT(*) FROM sessions s LEFT JOIN users u ON u.id = s.user_id"
+                                 " WHERE u.id IS NULL").fetchone()[0]
+    finally:
+        store.close()
+    return [f"{orphans} sessions lost their user"] if orphans else []
+
+
 @dataclass
 class CrashResult:
     kills: int
@@ -286,9 +313,9 @@ class CrashResult:
 
 def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float = 4.0, signup_workers: int = 3,
               signin_workers: int = 2, users: int = 200, use_wrk: bool = True, connections: int = 64,
-              tag: str = "crash") -> CrashResult:
+              tag: str = "crash", database_url: str | None = None) -> CrashResult:
     """Load, SIGKILL ``kills`` times ``interval`` seconds apart, restart each time, then verify."""
-    fx = make_fixture(work, tag, users=users)
+    fx = make_fixture(work, tag, users=users, database_url=database_url)
     port = procs.free_port()
     server = fx.service(port)
     log = CrashLog()
@@ -339,7 +366,7 @@ def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float
                    if log.last_ok.get(w, 0.0) < final]
     five = sum(n for what, n in log.answers.items() if what.split()[-1].startswith("5") and what.split()[-1] != "503")
     return CrashResult(kills=len(restarts), killed_at=[k for k, _ in restarts], acks=log.acks, lost=lost,
-                       db_problems=check_database(fx.database),
+                       db_problems=fx.check_database(),
                        answers=log.answers, restart_s=[b - k for k, b in restarts], recover_s=recover,
                        unrecovered=unrecovered, five_xx=five, wrk=wrk_result[0] if wrk_result else None,
                        logged=logged)
