@@ -114,3 +114,14 @@ def test_db_copy_to_a_bad_target_is_one_line_without_the_password(embedded, url,
     result = cli(data, "db", "copy", "--to", url)
     assert_one_error_line(result, *words)
     assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("url,words", [
+    ("mysql://onebar:hunter2-secret@db/onebar", ["database_url must be", "onebar:***@db"]),
+    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port()}/onebar", ["cannot connect to PostgreSQL",
+                                                                             "onebar:***@127.0.0.1"]),
+], ids=["unknown-scheme", "nothing-listening"])
+def test_serve_with_an_unusable_database_url_is_one_line_without_the_password(tmp_path, url, words):
+    result = cli(tmp_path, "serve", "--port", str(free_port()), env={"ONEBAR_DATABASE_URL": url})
+    assert_one_error_line(result, *words)
+    assert "hunter2-secret" not in result.stdout + result.stderr
