@@ -19,7 +19,7 @@ from onebar.settings import Settings
 from onebar.store import App, SQLiteStore
 from onebar.web import create_app
 
-from .engines import PostgresServer, RedisServer
+from bench.engines import PostgresServer, RedisServer
 from .live import TEST_SECRET_KEYS
 
 # Playwright's sync API keeps an asyncio loop running in the main thread for

@@ -14,7 +14,7 @@ from onebar.store import App, SQLiteStore, schema
 from onebar.store.postgres import PostgresStore
 from onebar.web import create_app
 
-from .engines import free_port
+from bench.engines import free_port
 from .test_cli import assert_one_error_line, cli
 from .test_schema import V1_SQLITE
 

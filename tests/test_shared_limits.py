@@ -14,7 +14,7 @@ from onebar import settings as settings_mod
 from onebar.web import create_app
 
 from .conftest import AuthActions
-from .engines import RedisServer
+from bench.engines import RedisServer
 from .live import TEST_SECRET_KEYS
 
 

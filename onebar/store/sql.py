@@ -10,7 +10,8 @@ in the SQL both engines share. A backend supplies the plumbing:
   the engine's integrity errors through for the callers below.
 - ``_integrity_errors``: those integrity error classes.
 - ``_lock_key(db, key)``: serialise writers of one attempt window (SQLite's
-  write transaction already does).
+  write transaction already does); ``_snapshot(db)``: one snapshot for a
+  whole transaction's reads.
 
 Secret session ids are never stored: a session row is keyed by the SHA-256 of
 its id, so a copy of the database cannot be turned into cookies.
@@ -59,6 +60,9 @@ class SQLStore:
 
     def _lock_key(self, db: Any, key: str) -> None:
         """Make concurrent writers of one attempt window wait for each other."""
+
+    def _snapshot(self, db: Any) -> None:
+        """Make every read of this write transaction see one snapshot (SQLite's already does)."""
 
     # -- users --------------------------------------------------------------
 
@@ -249,6 +253,7 @@ class SQLStore:
     def export_rows(self) -> Iterator[tuple[str, list[str], list[tuple[Any, ...]]]]:
         """``(table, columns, rows)`` of every copied table, read in one transaction."""
         with self._db(write=True) as db:  # one consistent snapshot on both engines
+            self._snapshot(db)
             dumped = []
             for table in COPIED_TABLES:
                 cur = db.execute(f"SELECT * FROM {table}")

@@ -18,7 +18,7 @@ from onebar.store.postgres import PostgresStore
 from onebar.web import create_app
 
 from ..conftest import APPS
-from ..engines import PostgresServer
+from bench.engines import PostgresServer
 from ..live import TEST_SECRET_KEYS
 
 #: The store's own bounds, small so the test is quick; production's are class attributes.

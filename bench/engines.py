@@ -1,8 +1,8 @@
-"""Real PostgreSQL and Redis servers for the tests, on loopback, in temp dirs, always stopped.
+"""Real PostgreSQL and Redis servers for the tests and benchmarks, on loopback, in temp dirs, always stopped.
 
 Nothing here uses a system service: each server is the engine's own binary
 started as a child process on a free port, with its data in a fresh
-directory that is removed when it stops. A missing engine is an error (the
+directory that is removed by :meth:`destroy`. A missing engine is an error (the
 tests that need it fail, never skip): ``./scripts/test`` installs Debian's
 ``postgresql`` and ``redis-server``.
 
