@@ -31,11 +31,11 @@ import time
 from typing import TYPE_CHECKING
 
 from limits import parse
-from limits.errors import StorageError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from .exc import StoreError
+from .exc import ConfigError, StoreError
 from .urls import mask_password
 
 if TYPE_CHECKING:
@@ -99,11 +99,18 @@ REDIS_TIMEOUT = 0.5
 
 def limits_storage(settings: Settings, store: SQLStore) -> Storage:
     """Where the counts live, from the settings (see the module's docstring)."""
-    if settings.redis_url:
-        return storage_from_string(settings.redis_url, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT,
-                                   socket_connect_timeout=REDIS_TIMEOUT)
-    if settings.rate_limit_storage:
-        return storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+    try:
+        if settings.redis_url:
+            return storage_from_string(settings.redis_url, wrap_exceptions=True, socket_timeout=REDIS_TIMEOUT,
+                                       socket_connect_timeout=REDIS_TIMEOUT)
+        if settings.rate_limit_storage:
+            return storage_from_string(settings.rate_limit_storage, wrap_exceptions=True)
+    except ConfigurationError:
+        uri = mask_password(settings.redis_url or settings.rate_limit_storage or "")
+        hint = " (pip install 'onebar[redis]')" if "redis" in uri else ""
+        # limits' own message repeats the URI, password and all: not shown.
+        raise ConfigError(f"cannot count sign-ins in {uri}: not a storage the limits library can use here"
+                          f"{hint}") from None
     return StoreWindows(store)
 
 

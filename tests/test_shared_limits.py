@@ -85,3 +85,11 @@ def test_sign_ins_go_on_while_redis_is_stopped_and_limits_return_with_it(tmp_pat
         app.extensions["onebar"].store.close()
     finally:
         server.destroy()
+
+
+def test_an_unusable_limits_storage_is_one_config_error_without_its_password(tmp_path):
+    from onebar.exc import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot count sign-ins in nonsense://counter:\\*\\*\\*@host") as caught:
+        create_app(_settings(tmp_path, rate_limit_storage="nonsense://counter:limits-secret@host"))
+    assert "limits-secret" not in str(caught.value)

@@ -105,3 +105,18 @@ def test_every_pooled_connection_busy_is_store_busy_not_a_hang(server):
         store.ping()  # free again
     finally:
         store.close()
+
+
+def test_a_statement_that_runs_too_long_is_cancelled_as_busy(postgres_url):
+    from onebar.exc import StoreBusy
+
+    store = PostgresStore(postgres_url, statement_timeout=0.3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy):
+            with store._db() as db:
+                db.execute("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 2.0
+        store.ping()  # the connection is fine afterwards
+    finally:
+        store.close()
