@@ -93,3 +93,22 @@ def test_an_unusable_limits_storage_is_one_config_error_without_its_password(tmp
     with pytest.raises(ConfigError, match="cannot count sign-ins in nonsense://counter:\\*\\*\\*@host") as caught:
         create_app(_settings(tmp_path, rate_limit_storage="nonsense://counter:limits-secret@host"))
     assert "limits-secret" not in str(caught.value)
+
+
+def test_two_service_processes_on_one_data_dir_share_the_counts(tmp_path):
+    """Worker processes of one node, without Redis: the SQLite file they share holds the counts."""
+    from bench import procs
+    from bench.clients import Visitor
+    from onebar import passwords
+    from onebar.store import SQLiteStore
+
+    keys = procs.new_keys()
+    store = SQLiteStore(tmp_path / "onebar.sqlite3")
+    store.create_user("ada@example.com", "Ada Lovelace", passwords.hash_password("correct horse battery"))
+    store.close()
+    with procs.service(tmp_path, keys) as first, procs.service(tmp_path, keys) as second:
+        visitors = [Visitor(first.port), Visitor(second.port)]
+        for n in range(5):
+            assert visitors[n % 2].login("ada@example.com", "wrong password").status == 401
+        for visitor in visitors:
+            assert visitor.login("ada@example.com", "correct horse battery").status == 429
