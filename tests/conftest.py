@@ -77,6 +77,8 @@ def store(settings: Settings) -> Iterator[SQLiteStore]:
 def app(settings: Settings, store: SQLiteStore) -> Flask:
     app = create_app(settings, store)
     app.config["TESTING"] = True
+    # The test client's requests name the public URL's host, as browsers do.
+    app.config["SERVER_NAME"] = "localhost:5000"
     return app
 
 

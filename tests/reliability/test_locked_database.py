@@ -37,6 +37,7 @@ def locked_app(tmp_path):
         store.add_app(a)
     app = create_app(cfg, store)
     app.config["TESTING"] = True
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     yield app, store, cfg
     store.close()
 
