@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..exc import DuplicateError, NotFound, StoreBusy, StoreError, ValidationError
-from .base import APP_ID, ActiveSession, App, Session, User, normalize_email, normalize_origin
+from .base import APP_ID, ActiveSession, App, Session, User, clean_email, normalize_email, normalize_origin
 
 SCHEMA = [
     # version 1
@@ -197,7 +197,7 @@ class SQLiteStore:
 
     def create_user(self, email: str, name: str, password_hash: str) -> User:
         key = normalize_email(email)
-        user = User(id="u_" + secrets.token_hex(8), email=email.strip(), name=name, avatar_url=None,
+        user = User(id="u_" + secrets.token_hex(8), email=clean_email(email), name=name, avatar_url=None,
                     created_at=int(time.time()))
         try:
             with self._db(write=True) as db:
