@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from . import keys, passwords
+from . import keys, passwords, text
 from . import settings as settings_mod
 from .exc import OnebarError
 from .settings import Settings
@@ -88,8 +88,8 @@ def user_add(ctx: _Context, email: str, name: str, password_stdin: bool) -> None
         _fail(f"the password must have at least {passwords.MIN_LENGTH} characters")
     if not name.strip():
         _fail("the name must not be empty")
-    created = ctx.store().create_user(email, name.strip(), passwords.hash_password(password))
-    click.echo(f"added user {created.email} ({created.id})")
+    created = ctx.store().create_user(email, text.check_name(name), passwords.hash_password(password))
+    click.echo(f"added user {text.for_terminal(created.email)} ({created.id})")
 
 
 @user.command("list")
@@ -97,7 +97,7 @@ def user_add(ctx: _Context, email: str, name: str, password_stdin: bool) -> None
 def user_list(ctx: _Context) -> None:
     """List accounts."""
     for u in ctx.store().list_users():
-        click.echo(f"{u.id}\t{u.email}\t{u.name}")
+        click.echo("\t".join(text.for_terminal(v) for v in (u.id, u.email, u.name)))
 
 
 @cli.group()
@@ -112,7 +112,7 @@ def app() -> None:
 @pass_ctx
 def app_add(ctx: _Context, app_id: str, name: str, url: str) -> None:
     """Register an app. Running services pick it up when restarted."""
-    added = ctx.store().add_app(App(id=app_id, name=name, url=url))
+    added = ctx.store().add_app(App(id=app_id, name=text.check_name(name), url=url))
     click.echo(f"registered {added.id} at {added.origin} (restart running services to apply)")
 
 
@@ -121,7 +121,7 @@ def app_add(ctx: _Context, app_id: str, name: str, url: str) -> None:
 def app_list(ctx: _Context) -> None:
     """List registered apps."""
     for a in ctx.store().list_apps():
-        click.echo(f"{a.id}\t{a.name}\t{a.url}")
+        click.echo("\t".join(text.for_terminal(v) for v in (a.id, a.name, a.url)))
 
 
 @app.command("remove")

@@ -27,12 +27,16 @@ Every setting, with its variable::
                                                    counts per process), below redis_url
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
+    allowed_hosts       ONEBAR_ALLOWED_HOSTS       none: with public_url set, only its host is
+                                                   served (comma separated extra names, e.g.
+                                                   "onebar:8000" for internal callers)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +74,8 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_storage: str | None = None
     trusted_proxies: int = 0
+    #: Host header values served besides public_url's (which alone sets the allowlist).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -124,6 +130,11 @@ def _convert(name: str, value: object, kind: type) -> object:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if kind is Path:
         return Path(str(value)).expanduser()
+    if kind is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} must be a comma separated list, not {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if kind is str and isinstance(value, str):
         return value
     if isinstance(value, kind):
@@ -146,6 +157,7 @@ _KINDS: dict[str, type] = {
     "login_ip_rate_limit": str,
     "rate_limit_storage": str,
     "trusted_proxies": int,
+    "allowed_hosts": tuple,
 }
 
 
@@ -163,6 +175,12 @@ def prepare_data_dir(path: Path) -> Path:
         raise ConfigError(f"the data directory {path} is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"the data directory {path} is not writable")
+    mode = path.stat().st_mode
+    if mode & stat.S_IWOTH:
+        # Anyone on the machine could swap the database or the key file.
+        raise ConfigError(
+            f"the data directory {path} is writable by every user (mode {stat.S_IMODE(mode):o}): "
+            f"run 'chmod 700 {path}' or choose another directory")
     return path
 
 

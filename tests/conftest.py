@@ -121,6 +121,8 @@ def open_test_store(backend: str, settings: Settings, request: pytest.FixtureReq
 def app(settings: Settings, store: SQLiteStore) -> Flask:
     app = create_app(settings, store)
     app.config["TESTING"] = True
+    # The test client's requests name the public URL's host, as browsers do.
+    app.config["SERVER_NAME"] = "localhost:5000"
     return app
 
 

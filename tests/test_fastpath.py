@@ -38,8 +38,9 @@ def test_signed_in_and_bad_cookie_requests_reach_the_app(client, auth):
 
 def test_the_cache_is_bounded(app):
     cache = app.wsgi_app
-    assert isinstance(cache, SignedOutMeCache)
+    while not isinstance(cache, SignedOutMeCache):  # inside the Host allowlist
+        cache = cache.app
     client = app.test_client()
     for n in range(cache.max_entries + 50):
-        client.get("/api/me", headers={"Host": f"h{n}.example"})
+        client.get("/api/me", headers={"Origin": f"http://h{n}.example"})
     assert len(cache._answers) == cache.max_entries

@@ -27,6 +27,7 @@ def _worker(cfg):  # type: ignore[no-untyped-def]
     """One more worker process's view: its own app and its own store connections."""
     app = create_app(cfg)
     app.config["TESTING"] = True
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     return app, AuthActions(app.test_client(), app)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from .. import text
 from ..exc import ValidationError
 
 
@@ -61,12 +62,20 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 APP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
-def normalize_email(email: str) -> str:
-    """The form an email is compared and stored in for uniqueness."""
-    email = email.strip()
+def clean_email(email: str) -> str:
+    """The email as it is stored and shown (NFKC, trimmed; see :mod:`onebar.text`).
+
+    Raises :class:`ValidationError` for anything that is not one plain address.
+    """
+    email = text.clean_email(email)
     if not _EMAIL.match(email) or "." not in email.rpartition("@")[2]:
         raise ValidationError("Enter an email address such as ada@example.com.")
-    return email.casefold()
+    return email
+
+
+def normalize_email(email: str) -> str:
+    """The form an email is compared and stored in for uniqueness."""
+    return text.email_key(clean_email(email))
 
 
 def normalize_origin(url: str) -> str:

@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
-from .base import APP_ID, ActiveSession, App, Session, User, normalize_email, normalize_origin
+from .base import APP_ID, ActiveSession, App, Session, User, clean_email, normalize_email, normalize_origin
 
 _USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at"
 _SESSION_COLS = "s.key, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip"
@@ -68,7 +68,7 @@ class SQLStore:
 
     def create_user(self, email: str, name: str, password_hash: str) -> User:
         key = normalize_email(email)
-        user = User(id="u_" + secrets.token_hex(8), email=email.strip(), name=name, avatar_url=None,
+        user = User(id="u_" + secrets.token_hex(8), email=clean_email(email), name=name, avatar_url=None,
                     created_at=int(time.time()))
         try:
             with self._db(write=True) as db:

@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..store import Store, open_store
 from . import jsonapi, pages
 from .fastpath import SignedOutMeCache
+from .hosts import HostAllowlist, hosts_of
 from .state import Onebar, init_app
 
 #: Seconds a client is told to wait when the store is busy.
@@ -89,7 +90,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # messages; the identity cookie is ours (settings.cookie_name).
         SECRET_KEY=settings.secret_keys[-1],
         SECRET_KEY_FALLBACKS=list(settings.secret_keys[:-1]),
-        SESSION_COOKIE_NAME="onebar_csrf",
+        # "__Host-" where the browser allows it (Secure, no Domain): a sibling
+        # subdomain cannot plant this cookie for the parent domain.
+        SESSION_COOKIE_NAME="__Host-onebar_csrf" if settings.cookie_secure else "onebar_csrf",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
@@ -103,6 +106,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         n = settings.trusted_proxies
         # X-Forwarded-Host is not believed: set public_url for the public host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+    if settings.public_url:
+        # Outermost: a request for a foreign host name reaches nothing else.
+        app.wsgi_app = HostAllowlist(  # type: ignore[method-assign]
+            app.wsgi_app, hosts_of(settings.public_url, settings.allowed_hosts))
 
     state = Onebar(
         settings=settings,

@@ -65,7 +65,9 @@ def logout() -> Response | tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    response = jsonify(document(onebar().own_origin()))
+    # The same document whatever the Host header says, so a shared cache can
+    # keep it: the configured public URL, else "/" (relative to the document).
+    response = jsonify(document(onebar().settings.public_url or "/"))
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import passwords
-from ..exc import DuplicateError
+from ..exc import DuplicateError, ValidationError
 from ..redirects import safe_next
+from ..store import normalize_origin
 from .forms import ConfirmForm, LoginForm, PasswordForm, ProfileForm, SignupForm
 from .state import current_session, end_session, onebar, start_session
 
@@ -18,6 +19,48 @@ bp = Blueprint("pages", __name__)
 #: The throttle's subject for account creation: at most the per-account limit
 #: of sign-ups per address and window (emails are never this word).
 SIGNUP = "sign-up"
+
+
+@bp.before_request
+def refuse_cross_origin_forms() -> tuple[str, int] | None:
+    """Every form POST must come from the service's own pages.
+
+    The CSRF token alone does not stop login CSRF: a page on a sibling
+    subdomain can plant the CSRF cookie for the parent domain and post a
+    token it fetched itself, signing the victim in as the attacker. So a
+    state-changing form is refused unless the browser says it was sent from
+    this origin: ``Origin`` when present, else ``Sec-Fetch-Site``, else the
+    ``Referer``. A client that sends none of them (curl, a privacy proxy)
+    still needs the CSRF token and cookie, which no other site can read.
+    """
+    if request.method != "POST" or _from_own_origin():
+        return None
+    current_app.logger.warning(
+        "refused a form POST to %s from another origin (Origin %r, Sec-Fetch-Site %r); if this service's "
+        "public origin is not %s, set ONEBAR_PUBLIC_URL", request.path, request.headers.get("Origin"),
+        request.headers.get("Sec-Fetch-Site"), onebar().own_origin())
+    return render_template(
+        "error.html", title="Please try again",
+        message="This form was sent from another site. Open the page on this site and try again."), 403
+
+
+def _from_own_origin() -> bool:
+    own = onebar().own_origin()
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return _same_origin(origin, own)
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")  # "none": the user typed it or used a bookmark
+    referer = request.headers.get("Referer")
+    return not referer or _same_origin(referer, own)
+
+
+def _same_origin(url: str, own: str) -> bool:
+    try:
+        return normalize_origin(url) == normalize_origin(own)
+    except ValidationError:
+        return False  # "null", a foreign scheme, garbage
 
 
 def _next_target(default: str = "/") -> str:

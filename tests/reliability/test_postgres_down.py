@@ -53,6 +53,7 @@ def test_service_answers_503_while_postgresql_is_down_and_recovers_without_resta
         sid = store.create_session(user.id, expires_at=int(time.time()) + 3600)
         app = create_app(cfg, store)
         app.config["TESTING"] = True
+        app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
         client = app.test_client()
         client.set_cookie("onebar_session", SessionCodec(cfg.secret_keys, 3600).encode(sid, user.id),
                           domain="localhost")
