@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import socket
+import sqlite3
 import sys
 import time
 from html.parser import HTMLParser
@@ -82,6 +83,27 @@ def test_a_member_adds_a_task_and_a_note(demo: Demo) -> None:
                    headers={"Referer": demo.notes + "/notes/"})
     assert reply.status == 302
     assert "Keynote ideas" in b.get(demo.notes + "/notes/").text
+
+
+def test_a_permission_granted_in_django_opens_a_notes_page(demo: Demo) -> None:
+    b = visitor()
+    sign_in(b, demo)
+    everyone = demo.notes + "/notes/everyone/"
+    assert b.get(everyone).status == 403  # signed in, but not granted "Can view note"
+    grant = (demo.base / "notes" / "notes.sqlite3").as_posix()
+    with sqlite3.connect(grant) as db:  # what Django's admin writes when a permission is granted
+        db.execute(
+            "INSERT INTO auth_user_user_permissions (user_id, permission_id) "
+            "SELECT u.id, p.id FROM auth_user u, auth_permission p JOIN django_content_type t ON t.id = p.content_type_id "
+            "WHERE u.email = ? AND t.app_label = 'notes' AND p.codename = 'view_note'", (GRACE[0],))
+    try:
+        page = b.get(everyone)
+        assert page.status == 200
+        assert "Everyone’s notes" in page.text and "Grace Hopper" in page.text
+    finally:
+        with sqlite3.connect(grant) as db:
+            db.execute("DELETE FROM auth_user_user_permissions")
+    assert b.get(everyone).status == 403
 
 
 def test_a_sign_out_from_any_bar_reaches_both_servers(demo: Demo) -> None:
