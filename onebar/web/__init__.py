@@ -30,7 +30,7 @@ from ..settings import Settings
 from ..store import SQLiteStore, Store
 from . import jsonapi, pages
 from .fastpath import SignedOutMeCache
-from .state import Onebar, init_app
+from .state import Service, init_app
 
 #: Seconds a client is told to wait when the store is busy.
 RETRY_AFTER_BUSY = 1
@@ -104,7 +104,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # X-Forwarded-Host is not believed: set public_url for the public host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
-    state = Onebar(
+    state = Service(
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
