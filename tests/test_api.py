@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from .conftest import csrf_token
+from .live import ROOT
 
 
 def validate(document: dict, component: str, instance: object) -> None:
@@ -75,15 +76,16 @@ def test_health_answers_when_the_store_does(client, store):
 
 
 def test_the_script_is_served_with_an_etag_and_revalidates_to_304(client):
-    first = client.get("/onebar.js")
-    if first.status_code == 404:
-        pytest.fail("static/onebar.js is missing")
+    with client.get("/onebar.js") as first:  # a file response: closed as a server closes it
+        if first.status_code == 404:
+            pytest.fail("static/onebar.js is missing")
+        assert first.data == (ROOT / "static" / "onebar.js").read_bytes()
     assert first.mimetype == "text/javascript"
     assert first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
-    again = client.get("/onebar.js", headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 304
-    assert again.data == b""
+    with client.get("/onebar.js", headers={"If-None-Match": first.headers["ETag"]}) as again:
+        assert again.status_code == 304
+        assert again.data == b""
 
 
 def test_profile_update_shows_on_me(client, auth):

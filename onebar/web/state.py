@@ -132,5 +132,5 @@ def write_cookie(response: Response) -> Response:
 
 
 def init_app(app: Flask, state: Service) -> None:
+    """Keep ``state`` for the app's requests; the app runs :func:`write_cookie` after each."""
     app.extensions[EXTENSION_KEY] = state
-    app.after_request(write_cookie)
