@@ -1,28 +1,36 @@
-"""The service's session cookie, as an app receives it: its name, its shape, its value."""
+"""The service's session cookie, as an app receives it: its name, its shape, its value.
+
+The defaults are the service's own (:class:`onebar.settings.Settings`,
+:mod:`onebar.sessions`), imported rather than restated.
+"""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["DEFAULT_COOKIE_NAME", "cookie_value"]
+from werkzeug.http import parse_cookie
+
+from ..sessions import MAX_COOKIE_LENGTH, SIGNED_VALUE
+from ..settings import Settings
+
+__all__ = ["DEFAULT_COOKIE_NAME", "cookie_value", "is_cookie_name", "looks_like_session"]
 
 #: The service's default cookie name (its ``cookie_name`` setting).
-DEFAULT_COOKIE_NAME = "onebar_session"
+DEFAULT_COOKIE_NAME: str = Settings.cookie_name
 
-# What an itsdangerous URL-safe signed value looks like: payload.timestamp.signature
-# in base64url, the payload prefixed with "." when compressed. Anything else is
-# not a session cookie, and is never sent anywhere.
-_SIGNED_VALUE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# A cookie name is an RFC 9110 token.
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def cookie_value(header: str, name: str) -> str | None:
     """The first cookie called ``name`` in a ``Cookie`` header, or None."""
-    for part in header.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip() == name:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
-    return None
+    return parse_cookie(header).get(name)
+
+
+def is_cookie_name(name: object) -> bool:
+    return isinstance(name, str) and _COOKIE_NAME.fullmatch(name) is not None
+
+
+def looks_like_session(value: object) -> bool:
+    """Shaped like a session cookie; anything else is never sent anywhere."""
+    return isinstance(value, str) and len(value) <= MAX_COOKIE_LENGTH and SIGNED_VALUE.fullmatch(value) is not None

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
 from ..exc import ConfigError
-from ..sessions import MAX_COOKIE_LENGTH, SessionCodec
-from .cache import _MISS, _cache_key, _TTLCache
-from .cookies import _COOKIE_NAME, _SIGNED_VALUE, DEFAULT_COOKIE_NAME
-from .meclient import _check_service_url, _Unavailable
+from ..sessions import SessionCodec
+from ..settings import Settings
+from .cache import MISS, TTLCache, cache_key
+from .cookies import DEFAULT_COOKIE_NAME, is_cookie_name, looks_like_session
+from .meclient import MeClient, Unavailable, check_service_url
 from .user import OnebarUser
 
 if TYPE_CHECKING:
@@ -30,7 +27,6 @@ class Verifier(Protocol):
     """Turns a cookie value into the user it belongs to, or None. Never raises."""
 
     def verify(self, cookie: str) -> OnebarUser | None: ...
-
 
 
 class RemoteVerifier:
@@ -71,8 +67,8 @@ class RemoteVerifier:
         retry_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.service_url = _check_service_url(service_url)
-        if not _COOKIE_NAME.fullmatch(cookie_name):
+        self.service_url = check_service_url(service_url)
+        if not is_cookie_name(cookie_name):
             raise ConfigError(f"not a cookie name: {cookie_name!r}")
         self.cookie_name = cookie_name
         if timeout is not None:
@@ -80,74 +76,29 @@ class RemoteVerifier:
         if retry_after is not None:
             self.retry_after = retry_after
         self._clock = clock
-        self._cache = _TTLCache(self.cache_ttl if cache_ttl is None else cache_ttl,
-                                self.cache_size if cache_size is None else cache_size, clock)
-        parts = urlsplit(self.service_url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._path = (parts.path.rstrip("/") or "") + "/api/me"
+        self._client = MeClient(self.service_url, cookie_name=cookie_name, timeout=self.timeout,
+                                max_body=self.max_body, clock=clock)
+        self._cache = TTLCache(self.cache_ttl if cache_ttl is None else cache_ttl,
+                               self.cache_size if cache_size is None else cache_size, clock)
         self._down_until = 0.0
-        self._ssl = ssl.create_default_context() if self._https else None
 
     def verify(self, cookie: str) -> OnebarUser | None:
-        if not isinstance(cookie, str) or len(cookie) > MAX_COOKIE_LENGTH or not _SIGNED_VALUE.fullmatch(cookie):
+        if not looks_like_session(cookie):
             return None
-        key = _cache_key(cookie)
+        key = cache_key(cookie)
         cached = self._cache.get(key)
-        if cached is not _MISS:
+        if cached is not MISS:
             return cached  # type: ignore[no-any-return]
         if self._clock() < self._down_until:
             return None
         try:
-            user = self._ask(cookie)
-        except _Unavailable as exc:
+            user = self._client.ask(cookie)
+        except Unavailable as exc:
             self._down_until = self._clock() + self.retry_after
             log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",
                         self.service_url, exc, self.retry_after)
             return None
         self._cache.put(key, user)
-        return user
-
-    def _ask(self, cookie: str) -> OnebarUser | None:
-        deadline = self._clock() + self.timeout
-        conn: http.client.HTTPConnection
-        if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        try:
-            conn.request("GET", self._path, headers={
-                "Cookie": f"{self.cookie_name}={cookie}",
-                "Accept": "application/json",
-                "User-Agent": "onebar-integrations",
-            })
-            if conn.sock is not None:
-                conn.sock.settimeout(max(deadline - self._clock(), 0.001))
-            response = conn.getresponse()
-            body = response.read(self.max_body + 1)
-            status = response.status
-        except (OSError, http.client.HTTPException) as exc:
-            raise _Unavailable(str(exc) or type(exc).__name__) from None
-        finally:
-            conn.close()
-        if self._clock() > deadline:
-            raise _Unavailable(f"answered after more than {self.timeout}s")
-        if status != 200:
-            raise _Unavailable(f"HTTP {status}")
-        if len(body) > self.max_body:
-            raise _Unavailable("the answer is too large")
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise _Unavailable("the answer is not JSON") from None
-        if not isinstance(doc, dict) or "user" not in doc:
-            raise _Unavailable("the answer has no 'user'")
-        if doc["user"] is None:
-            return None
-        user = OnebarUser.from_json(doc["user"])
-        if user is None:
-            raise _Unavailable("the answer's 'user' is malformed")
         return user
 
 
@@ -172,7 +123,7 @@ class LocalVerifier:
     :param clock: monotonic seconds (tests pass a fake one).
     """
 
-    max_age = 14 * 24 * 3600
+    max_age: int = Settings.session_max_age
     cache_ttl = 5.0
     cache_size = 4096
 
@@ -202,21 +153,21 @@ class LocalVerifier:
         self._store = store
         self._remote = None if service_url is None else RemoteVerifier(
             service_url, cookie_name=cookie_name, timeout=timeout, cache_ttl=ttl, cache_size=size, clock=clock)
-        self._cache = _TTLCache(ttl, size, clock)
+        self._cache = TTLCache(ttl, size, clock)
 
     def verify(self, cookie: str) -> OnebarUser | None:
         if self._remote is None and isinstance(cookie, str):
             # Only values whose signature verified are ever cached, so a hit
             # needs no second HMAC: it is this exact string, seen < cache_ttl ago.
-            cached = self._cache.get(_cache_key(cookie))
-            if cached is not _MISS:
+            cached = self._cache.get(cache_key(cookie))
+            if cached is not MISS:
                 return cached  # type: ignore[no-any-return]
         token = self._codec.decode(cookie)
         if token is None:
             return None
         if self._remote is not None:
             return self._remote.verify(cookie)
-        key = _cache_key(cookie)
+        key = cache_key(cookie)
         try:
             active = self._store.get_active_session(token.sid, int(time.time()))  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a store that fails means "signed out", never a 500
