@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from onebar import demo as demo_mod
+from onebar.demo import command as demo_mod
 from onebar.store import SQLiteStore
 
 from ..httpclient import Browserish

@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 import click
 from click.core import ParameterSource
 
-from . import passwords
-from . import settings as settings_mod
-from .store import App, SQLiteStore
+from .. import passwords
+from .. import settings as settings_mod
+from ..store import App, SQLiteStore
 
 #: The demo accounts: (email, name, password).
 DEMO_USERS = (
@@ -188,7 +188,7 @@ def _port_problem(port: int) -> str | None:
 def _apps_root() -> Path:
     """The directory holding ``demo_apps/``: the checkout, or the installed copy."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent, here / "_demo"):
+    for candidate in (here.parent.parent, here):
         if (candidate / "demo_apps").is_dir():
             return candidate
     raise click.ClickException("the demo sites (demo_apps/) are not part of this installation; "
