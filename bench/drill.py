@@ -102,7 +102,7 @@ class Fixture:
     def cookie(self, sid: str, uid: str) -> str:
         return SessionCodec(self.keys, MAX_AGE).encode(sid, uid)
 
-    def service(self, port: int | None = None) -> procs.Server:
+    def service(self, port: int | None = None) -> procs.ChildServer:
         return procs.service(self.data, self.keys, port=port, env=THROTTLE_OFF)
 
 
@@ -702,7 +702,7 @@ def run_down(work: Path, *, browser: bool = True) -> DownResult:
             where = ["--out", own_dir] if site.id == "handbook" else ["--data-dir", own_dir]
             argv = [sys.executable, "-m", site.module, "--host", procs.HOST, "--port", str(site.port),
                     "--service-url", service.url, *where]
-            stack.enter_context(procs.Server(site.name, argv, site.port, fx.data / f"{site.id}.log",
+            stack.enter_context(procs.server(site.name, argv, site.port, fx.data / f"{site.id}.log",
                                              _clean_env({}), health=site.health))
         chromium = stack.enter_context(_chromium()) if browser else None
         for site in sites:

@@ -170,7 +170,7 @@ def through_server(workdir: Path, *, rounds: int, seconds: float, connections: i
     headers = {"Cookie": f"onebar_session={SessionCodec(keys, MAX_AGE).encode(*pairs[0])}", "Origin": ORIGIN}
     port = procs.free_port()
     argv = [sys.executable, "-m", "bench.profile", "serve-trimmed", "--data-dir", str(data), "--port", str(port)]
-    trimmed_server = procs.Server("trimmed", argv, port, data / "trimmed.log", procs.service_env(data, keys))
+    trimmed_server = procs.server("trimmed", argv, port, data / "trimmed.log", procs.service_env(data, keys))
     with procs.service(data, keys) as svc, procs.baseline(data, keys) as base, trimmed_server as trim:
         if procs.get_json(trim.port, "/api/me", headers) is None:
             raise RuntimeError("the trimmed app did not answer")
