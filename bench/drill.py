@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import loadgen
-from .drills.common import Outcome, _restore_permissions
+from .drills.common import Outcome, restore_permissions
 from .drills.crash import drill_crash
 from .drills.disk import drill_disk
 from .drills.down import drill_down
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - a drill that breaks is a failed drill, reported as one
                 outcome = Outcome(name, False, f"the drill itself failed: {type(exc).__name__}: {exc}")
             finally:
-                _restore_permissions(Path(tmp))
+                restore_permissions(Path(tmp))
             outcomes.append(outcome)
             print(outcome.line(), flush=True)
     failed = [o for o in outcomes if not o.passed]

@@ -40,7 +40,7 @@ class Outcome:
         return text + "".join(f"\n     - {p}" for p in self.problems[:10])
 
 
-def _log_errors(log: Path) -> list[str]:
+def log_errors(log: Path) -> list[str]:
     """Tracebacks and ERROR lines a server logged."""
     try:
         text = log.read_text(errors="replace")
@@ -162,12 +162,12 @@ def check_database(path: Path) -> list[str]:
     return problems + ([f"{len(orphans)} rows break a foreign key"] if orphans else [])
 
 
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONEBAR_")}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def _restore_permissions(root: Path) -> None:
+def restore_permissions(root: Path) -> None:
     """Read-only test directories must not stop the temporary directory's removal."""
     for path in root.rglob("*"):
         try:

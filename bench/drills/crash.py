@@ -17,8 +17,8 @@ from .common import (
     CrashLog,
     Fixture,
     Outcome,
-    _log_errors,
     check_database,
+    log_errors,
     make_fixture,
     mixed_requests,
     verify_acks,
@@ -125,7 +125,7 @@ def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float
             t.join(60)
     try:
         lost = verify_acks(port, log.acks)
-        logged = _log_errors(server.log)
+        logged = log_errors(server.log)
     finally:
         server.stop()
     recover = []

@@ -20,7 +20,7 @@ from onebar.store import SQLiteStore
 from .. import procs
 from ..clients import DOWN, Visitor, me
 from ..datagen import PASSWORD
-from .common import Ack, CrashLog, Outcome, _clean_env, check_database, make_fixture, verify_acks
+from .common import Ack, CrashLog, Outcome, check_database, clean_env, make_fixture, verify_acks
 
 NOBODY = 65534
 
@@ -57,7 +57,7 @@ def serve_once(case: StartCase, timeout: float = 30.0) -> tuple[int | None, str]
     if case.unprivileged and os.geteuid() == 0:
         argv = _as_nobody(argv)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_clean_env(case.env),
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=clean_env(case.env),
                               cwd=procs.ROOT)
     except subprocess.TimeoutExpired as exc:
         out = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")

@@ -16,7 +16,7 @@ from onebar.store import App, SQLiteStore
 from .. import procs
 from ..clients import DOWN, Visitor
 from ..datagen import PASSWORD
-from .common import Fixture, Outcome, _clean_env, make_fixture
+from .common import Fixture, Outcome, clean_env, make_fixture
 
 
 @dataclass
@@ -134,7 +134,7 @@ def run_down(work: Path, *, browser: bool = True) -> DownResult:
             argv = [sys.executable, "-m", site.module, "--host", procs.HOST, "--port", str(site.port),
                     "--service-url", service.url, *where]
             stack.enter_context(procs.server(site.name, argv, site.port, fx.data / f"{site.id}.log",
-                                             _clean_env({}), health=site.health))
+                                             clean_env({}), health=site.health))
         chromium = stack.enter_context(_chromium()) if browser else None
         for site in sites:
             status, text, _ = _page(site, seen)

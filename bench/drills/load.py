@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import loadgen
-from .common import Outcome, _log_errors, make_fixture, mixed_requests
+from .common import Outcome, log_errors, make_fixture, mixed_requests
 
 
 def drill_load(work: Path, *, seconds: float = 60, connections: int = 64) -> Outcome:
@@ -15,7 +15,7 @@ def drill_load(work: Path, *, seconds: float = 60, connections: int = 64) -> Out
         reqs = mixed_requests(fx, svc.port)
         r = loadgen.run(svc.url + "/", connections=connections, seconds=seconds, requests=reqs, count=True,
                         timeout=15)
-        logged = _log_errors(svc.log)
+        logged = log_errors(svc.log)
     five = r.count(500, 599)
     statuses = ", ".join(f"{s}: {n:,}" for s, n in sorted(r.statuses.items()))
     problems = [f"{five} answers were 5xx"] if five else []

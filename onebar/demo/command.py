@@ -100,7 +100,7 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
     base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
     try:
         service_url = f"http://localhost:{port}"
-        kept = _prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
+        kept = prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
         with _signals_stop():
             processes: list[ChildServer] = []
             try:
@@ -177,7 +177,7 @@ def _apps_root() -> Path:
                                "run `onebar demo` from a checkout of Onebar")
 
 
-def _prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
+def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
     """Register the sites and create the demo accounts; return the emails that already existed."""
     settings = settings_mod.load(environ={}, data_dir=base)
     store = SQLiteStore(settings.database)  # type: ignore[arg-type]

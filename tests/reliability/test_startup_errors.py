@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.drills.common import _restore_permissions
+from bench.drills.common import restore_permissions
 from bench.drills.disk import check_start_error, start_cases
 
 from ..live import TEST_SECRET_KEYS
@@ -32,7 +32,7 @@ def outcomes():
             problems = dict(zip((c.name for c in cases), pool.map(check_start_error, cases)))
         yield problems, skipped
     finally:
-        _restore_permissions(base)
+        restore_permissions(base)
         shutil.rmtree(base, ignore_errors=True)
 
 
