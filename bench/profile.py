@@ -16,6 +16,7 @@ shared machine. Three views:
 from __future__ import annotations
 
 import cProfile
+import logging
 import pstats
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from flask import Flask, Response
 from flask.sessions import NullSession, SessionInterface
 from werkzeug.test import EnvironBuilder
 
+from onebar import logs
 from onebar import settings as settings_mod
 from onebar.sessions import SessionCodec
 from onebar.web import create_app
@@ -204,6 +206,7 @@ def serve_trimmed(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     keys = [k for k in os.environ["ONEBAR_SECRET_KEYS"].split(",") if k]
     settings = settings_mod.load(environ={}, data_dir=args.data_dir, secret_keys=keys)
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run(trimmed(settings), host=procs.HOST, port=args.port, threads=8, name="onebar-trimmed")
 
 
