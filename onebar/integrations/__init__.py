@@ -20,5 +20,10 @@ the framework-free modules behind :mod:`onebar.integrations.wsgi`, one thing eac
 * ``user`` – :class:`OnebarUser`, the record every adapter hands out;
 * ``config`` – framework settings (``ONEBAR_*``, ``ONEBAR = {...}``) to an Identity.
 
-Import the public names from :mod:`onebar.integrations.wsgi` (or the adapters).
+Import the public names from :mod:`onebar.integrations.wsgi` (or the adapters);
+a setting they cannot use raises :class:`ConfigError`, importable from here.
 """
+
+from ..exc import ConfigError
+
+__all__ = ["ConfigError"]
