@@ -1,6 +1,6 @@
 """A broken data directory or database: `onebar serve` prints one `error:` line and exits, no traceback.
 
-The cases are the disk drill's (bench/drill.py ``start_cases``): missing,
+The cases are the disk drill's (bench/drills/disk.py ``start_cases``): missing,
 unreachable, read-only or corrupt data dirs, databases and key files. Root
 ignores permission bits, so as root the service runs as ``nobody`` (setpriv)
 for the permission cases; without that they are skipped.
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.drill import _restore_permissions, check_start_error, start_cases
+from bench.drills.common import restore_permissions
+from bench.drills.disk import check_start_error, start_cases
 
 from ..live import TEST_SECRET_KEYS
 
@@ -31,7 +32,7 @@ def outcomes():
             problems = dict(zip((c.name for c in cases), pool.map(check_start_error, cases)))
         yield problems, skipped
     finally:
-        _restore_permissions(base)
+        restore_permissions(base)
         shutil.rmtree(base, ignore_errors=True)
 
 
