@@ -7,7 +7,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -24,22 +23,20 @@ from .common import Ack, CrashLog, Outcome, check_database, clean_env, make_fixt
 
 NOBODY = 65534
 
+#: The capabilities that let root walk through permission bits. Without them,
+#: root meets a read-only or locked directory as any other user does.
+_DAC_CAPS = "-dac_override,-dac_read_search,-fowner"
 
-def _as_nobody(argv: list[str]) -> list[str]:
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
 
-
-def can_drop_privileges() -> bool:
-    """Root can run the service as ``nobody`` (util-linux ``setpriv``), for the
-    permission cases that root itself would walk through."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        return False
-    try:
-        done = subprocess.run(_as_nobody([sys.executable, "-c", "import onebar.cli"]), cwd=procs.ROOT,
-                              capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0
+def _without_root_powers(argv: list[str]) -> list[str]:
+    """As root, run ``argv`` without the capabilities that bypass file
+    permissions (util-linux ``setpriv``); the interpreter stays reachable,
+    which running as ``nobody`` would not guarantee (a Python under /root)."""
+    if os.geteuid() != 0:
+        return argv
+    if shutil.which("setpriv") is None:
+        raise RuntimeError("running as root, the permission cases need util-linux's setpriv")
+    return ["setpriv", f"--bounding-set={_DAC_CAPS}", f"--inh-caps={_DAC_CAPS}", *argv]
 
 
 @dataclass
@@ -54,8 +51,8 @@ def serve_once(case: StartCase, timeout: float = 30.0) -> tuple[int | None, str]
     """Run ``onebar serve`` for ``case``: (exit status or None if it kept serving, stderr)."""
     argv = [sys.executable, "-m", "onebar", "--data-dir", str(case.data_dir), "serve", "--host", procs.HOST,
             "--port", str(procs.free_port())]
-    if case.unprivileged and os.geteuid() == 0:
-        argv = _as_nobody(argv)
+    if case.unprivileged:
+        argv = _without_root_powers(argv)
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=clean_env(case.env),
                               cwd=procs.ROOT)
@@ -65,8 +62,8 @@ def serve_once(case: StartCase, timeout: float = 30.0) -> tuple[int | None, str]
     return done.returncode, done.stderr + done.stdout
 
 
-def start_cases(base: Path, keys: Sequence[str]) -> tuple[list[StartCase], list[str]]:
-    """Broken data dirs, each as a user would meet it; and the cases skipped here."""
+def start_cases(base: Path, keys: Sequence[str]) -> list[StartCase]:
+    """Broken data dirs, each as a user would meet it."""
     env = {"ONEBAR_SECRET_KEYS": ",".join(keys)}
     base.mkdir(parents=True, exist_ok=True)
     cases = []
@@ -86,40 +83,35 @@ def start_cases(base: Path, keys: Sequence[str]) -> tuple[list[StartCase], list[
     (badkeys / "secret_keys.json").write_text("{not json")
     cases.append(StartCase("corrupt key file", badkeys, {}))
 
-    skipped = []
-    if os.geteuid() != 0 or can_drop_privileges():
-        unpriv = os.geteuid() == 0
-        for p in (base, *base.parents):  # the unprivileged service must reach its (broken) data dir
-            if p.stat().st_mode & 0o005 != 0o005:
-                p.chmod(p.stat().st_mode | 0o005)
-            if p == Path(tempfile.gettempdir()):
-                break
-        locked_out = base / "no-entry"
-        (locked_out / "data").mkdir(parents=True)
-        locked_out.chmod(0o700)
-        cases.append(StartCase("data dir inside a directory it cannot enter", locked_out / "data", env, unpriv))
-        parent = base / "read-only-parent"
-        parent.mkdir()
-        cases.append(StartCase("missing data dir in a read-only parent", parent / "data", env, unpriv))
-        rodir = base / "read-only-dir"
-        rodir.mkdir()
-        SQLiteStore(rodir / "onebar.sqlite3").close()
-        cases.append(StartCase("read-only data dir", rodir, env, unpriv))
-        rodb = base / "read-only-db"
-        rodb.mkdir()
-        SQLiteStore(rodb / "onebar.sqlite3").close()
-        for p in rodb.glob("onebar.sqlite3-*"):
-            p.unlink()
-        if unpriv:
-            os.chown(rodb, NOBODY, NOBODY)
-            os.chown(rodb / "onebar.sqlite3", NOBODY, NOBODY)
-        (rodb / "onebar.sqlite3").chmod(0o444)
-        cases.append(StartCase("read-only database file", rodb, env, unpriv))
-        parent.chmod(0o555)
-        rodir.chmod(0o555)
-    else:
-        skipped = ["the read-only cases: running as root without a way to drop privileges"]
-    return cases, skipped
+    # The permission cases: as root, the service runs without the capabilities
+    # that ignore permission bits, and what it must not reach belongs to nobody.
+    root = os.geteuid() == 0
+    locked_out = base / "no-entry"
+    (locked_out / "data").mkdir(parents=True)
+    if root:
+        os.chown(locked_out, NOBODY, NOBODY)
+    locked_out.chmod(0o700)
+    cases.append(StartCase("data dir inside a directory it cannot enter", locked_out / "data", env, True))
+    parent = base / "read-only-parent"
+    parent.mkdir()
+    cases.append(StartCase("missing data dir in a read-only parent", parent / "data", env, True))
+    rodir = base / "read-only-dir"
+    rodir.mkdir()
+    SQLiteStore(rodir / "onebar.sqlite3").close()
+    cases.append(StartCase("read-only data dir", rodir, env, True))
+    rodb = base / "read-only-db"
+    rodb.mkdir()
+    SQLiteStore(rodb / "onebar.sqlite3").close()
+    for p in rodb.glob("onebar.sqlite3-*"):
+        p.unlink()
+    if root:
+        os.chown(rodb, NOBODY, NOBODY)
+        os.chown(rodb / "onebar.sqlite3", NOBODY, NOBODY)
+    (rodb / "onebar.sqlite3").chmod(0o444)
+    cases.append(StartCase("read-only database file", rodb, env, True))
+    parent.chmod(0o555)
+    rodir.chmod(0o555)
+    return cases
 
 
 def check_start_error(case: StartCase) -> str | None:
@@ -218,7 +210,7 @@ def run_locked(work: Path, *, hold: float = 7.0, writers: int = 4, before: float
 
 
 def drill_disk(work: Path) -> Outcome:
-    cases, skipped = start_cases(work / "disk", procs.new_keys())
+    cases = start_cases(work / "disk", procs.new_keys())
     start_problems = [p for p in (check_start_error(c) for c in cases) if p]
     lock = run_locked(work)
     answers = lock.answers
@@ -234,6 +226,5 @@ def drill_disk(work: Path) -> Outcome:
                f"{answers.get('503 with Retry-After', 0)} × 503 + Retry-After, "
                f"{sum(n for k, n in answers.items() if k.startswith('5') and not k.startswith('503'))} × other 5xx, "
                f"{len(lock.acks)} sign-ups acknowledged, {len(lock.lost)} lost; "
-               f"{lock.reads_ok} signed-in reads answered during the run, {lock.reads_failed} failed"
-               + "".join(f"; skipped {s}" for s in skipped))
+               f"{lock.reads_ok} signed-in reads answered during the run, {lock.reads_failed} failed")
     return Outcome("disk", not problems, figures, problems)
