@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import loadgen, me, profile, report, scale
 
-BENCHES = ("me", "profile", "middleware", "browser", "scale")
+BENCHES = ("me", "profile", "middleware", "browser", "scale", "store")
 
 INTRO = """\
 # Benchmarks
@@ -26,7 +26,7 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only me,scale  # some of: me, profile, middleware, browser, scale
+    python -m bench --only me,scale  # some of: me, profile, middleware, browser, scale, store
     python -m bench.profile          # the in-process profile alone
     python -m bench.drill            # the reliability drill (its section is at the end)
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     connections = [int(c) for c in args.connections.split(",")]
     sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
              else [10, 10_000, 100_000] if args.quick else list(scale.SIZES))
-    if any(b in only for b in ("me", "middleware", "scale")):
+    if any(b in only for b in ("me", "middleware", "scale", "store")):
         try:
             loadgen.require_wrk()
         except loadgen.LoadgenMissing as exc:
@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             section("browser", lambda: browser.markdown(browser.run(work, progress=log), command))
         section("scale", lambda: scale.markdown(
             scale.run(work, sizes=sizes, rounds=rounds, seconds=seconds, progress=log), command))
+        if "store" in only:
+            from . import stores
+
+            section("store", lambda: stores.markdown(
+                stores.run(work, connections=connections, rounds=rounds, seconds=seconds, progress=log), command))
 
     if not args.no_write:
         report.write_sections(args.out, sections)

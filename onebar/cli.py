@@ -1,4 +1,4 @@
-"""The ``onebar`` command: serve, demo, users, apps and keys.
+"""The ``onebar`` command: serve, demo, users, apps, keys and the database.
 
 Every command takes the global ``--data-dir DIR`` (else ``ONEBAR_DATA_DIR``,
 else a per-user data directory). A bad argument or an unusable data directory
@@ -19,7 +19,8 @@ from . import keys, logs, passwords, text
 from . import settings as settings_mod
 from .exc import OnebarError
 from .settings import Settings
-from .store import App, SQLiteStore
+from .store import App, open_store
+from .store.sql import SQLStore
 
 
 class _Context:
@@ -33,8 +34,8 @@ class _Context:
             self._settings = settings_mod.load(data_dir=self.data_dir)
         return self._settings
 
-    def store(self) -> SQLiteStore:
-        return SQLiteStore(self.settings.database)  # type: ignore[arg-type]
+    def store(self, *, upgrade: bool = True) -> SQLStore:
+        return open_store(self.settings, upgrade=upgrade)
 
 
 pass_ctx = click.make_pass_decorator(_Context)
@@ -133,6 +134,72 @@ def app_remove(ctx: _Context, app_id: str) -> None:
     if not ctx.store().remove_app(app_id):
         _fail(f"no app with id {app_id!r}")
     click.echo(f"removed {app_id} (restart running services to apply)")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The store's schema, and moving it to another engine."""
+
+
+@db_group.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: _Context) -> None:
+    """Apply the schema versions the store lacks (the service also does it at start-up)."""
+    store = ctx.store(upgrade=False)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    where = _where(ctx.settings)
+    if before == after:
+        click.echo(f"{where}: schema version {after}, up to date")
+    else:
+        click.echo(f"{where}: upgraded the schema from version {before} to {after}")
+
+
+@db_group.command("copy")
+@click.option("--to", "target_url", required=True, metavar="URL",
+              help="The store to fill: postgresql://user:password@host/dbname (or sqlite:///path).")
+@click.option("--force", is_flag=True, help="Replace the users, sessions and apps the target already holds.")
+@pass_ctx
+def db_copy(ctx: _Context, target_url: str, force: bool) -> None:
+    """Copy users, sessions and apps from this store (the embedded SQLite one) to another.
+
+    Sessions keep working: a cookie issued before the copy is valid against
+    the target, given the same secret keys. Stop the service first, so
+    nothing is written to the source during the copy.
+    """
+    from .store import open_url
+    from .urls import mask_password
+
+    source = ctx.store()
+    try:
+        target = open_url(target_url)
+    except BaseException:
+        source.close()
+        raise
+    shown = mask_password(target_url)
+    try:
+        if repr(source) == repr(target):
+            _fail("the target is the store being copied")
+        held = {table: n for table, n in target.row_counts().items() if n}
+        if held and not force:
+            listed = ", ".join(f"{n} {table}" for table, n in held.items())
+            _fail(f"{shown} already holds {listed}: add --force to replace them with this copy")
+        tables = list(source.export_rows())
+        target.replace_rows(tables)
+        counts = target.row_counts()
+    finally:
+        target.close()
+        source.close()
+    copied = ", ".join(f"{counts[table]} {table}" for table, _, _ in tables)
+    click.echo(f"copied {copied} to {shown}")
+
+
+def _where(settings: Settings) -> str:
+    from .urls import mask_password
+
+    return mask_password(settings.database_url) if settings.uses_postgres else str(settings.database)
 
 
 @cli.group("keys")

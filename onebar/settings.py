@@ -9,6 +9,8 @@ Every setting, with its variable::
 
     data_dir            ONEBAR_DATA_DIR            per-user data dir (platformdirs)
     database            ONEBAR_DATABASE            <data_dir>/onebar.sqlite3
+    database_url        ONEBAR_DATABASE_URL        none: the SQLite file above; postgresql://… for
+                                                   many nodes, or sqlite:///path (sets database)
     secret_keys         ONEBAR_SECRET_KEYS         comma separated, oldest first;
                                                    else <data_dir>/secret_keys.json
     public_url          ONEBAR_PUBLIC_URL          the URL browsers use for the service
@@ -19,7 +21,10 @@ Every setting, with its variable::
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
-    rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
+    redis_url           ONEBAR_REDIS_URL           none: sign-in limits are counted in the store;
+                                                   redis://… to count them in Redis
+    rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  none; any ``limits`` storage URI (memory://
+                                                   counts per process), below redis_url
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
     allowed_hosts       ONEBAR_ALLOWED_HOSTS       none: with public_url set, only its host is
@@ -42,6 +47,9 @@ import platformdirs
 
 from . import keys
 from .exc import ConfigError
+from .urls import is_postgres, mask_password, sqlite_path
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class Settings:
     data_dir: Path
     secret_keys: tuple[str, ...] = field(repr=False)
     database: Path | None = None
+    #: None: the SQLite file ``database``. Never shown: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
     #: True when the keys came from configuration: ``onebar keys rotate`` then
     #: refuses, because rotating is the configuration's owner's job.
     keys_from_config: bool = False
@@ -61,7 +71,8 @@ class Settings:
     session_renew_after: int = 24 * 3600
     login_rate_limit: str = "5/minute"
     login_ip_rate_limit: str = "30/minute"
-    rate_limit_storage: str = "memory://"
+    redis_url: str | None = field(default=None, repr=False)
+    rate_limit_storage: str | None = None
     trusted_proxies: int = 0
     #: Host header values served besides public_url's (which alone sets the allowlist).
     allowed_hosts: tuple[str, ...] = ()
@@ -69,8 +80,13 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
             raise ConfigError("at least one non-empty secret key is needed")
+        if self.database_url is not None:
+            self._check_database_url(self.database_url)
         if self.database is None:
             object.__setattr__(self, "database", self.data_dir / "onebar.sqlite3")
+        if self.redis_url is not None and not self.redis_url.lower().startswith(_REDIS_SCHEMES):
+            raise ConfigError(f"redis_url must be redis://host:port (or rediss://, redis+unix://), "
+                              f"not {mask_password(self.redis_url)!r}")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
@@ -80,6 +96,19 @@ class Settings:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
+
+    def _check_database_url(self, url: str) -> None:
+        if is_postgres(url):
+            return
+        path = sqlite_path(url)
+        if path is None:
+            raise ConfigError(f"database_url must be postgresql://user:password@host/dbname or "
+                              f"sqlite:///path/to/file.sqlite3, not {mask_password(url)!r}")
+        object.__setattr__(self, "database", path)
+
+    @property
+    def uses_postgres(self) -> bool:
+        return is_postgres(self.database_url)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -116,6 +145,8 @@ def _convert(name: str, value: object, kind: type) -> object:
 _KINDS: dict[str, type] = {
     "data_dir": Path,
     "database": Path,
+    "database_url": str,
+    "redis_url": str,
     "public_url": str,
     "cookie_name": str,
     "cookie_secure": bool,
@@ -211,6 +242,7 @@ def load(
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     # SQLite opens a read-only file without a word and fails at the first write:
     # say so at start-up instead.
-    if os.access(settings.database, os.F_OK) and not os.access(settings.database, os.W_OK):  # type: ignore[arg-type]
+    if not settings.uses_postgres and os.access(settings.database, os.F_OK) and \
+            not os.access(settings.database, os.W_OK):  # type: ignore[arg-type]
         raise ConfigError(f"the database {settings.database} is read-only")
     return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from onebar.settings import Settings
 from onebar.store import App, SQLiteStore
 from onebar.web import create_app
 
+from bench.engines import PostgresServer, RedisServer
 from .live import TEST_SECRET_KEYS
 
 # Playwright's sync API keeps an asyncio loop running in the main thread for
@@ -71,6 +73,48 @@ def store(settings: Settings) -> Iterator[SQLiteStore]:
         s.add_app(a)
     yield s
     s.close()
+
+
+# -- real PostgreSQL and Redis servers (tests/engines.py) --------------------------
+
+#: The store backends a parametrized store test runs on.
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database of the session's PostgreSQL, dropped afterwards."""
+    name = "t_" + secrets.token_hex(6)
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.destroy()
+
+
+def open_test_store(backend: str, settings: Settings, request: pytest.FixtureRequest, **options: object):  # type: ignore[no-untyped-def]
+    """A store of ``backend`` (see BACKENDS): the settings' SQLite file or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return SQLiteStore(settings.database, **options)  # type: ignore[arg-type]
+    from onebar.store.postgres import PostgresStore
+
+    return PostgresStore(request.getfixturevalue("postgres_url"), **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 from itsdangerous import URLSafeTimedSerializer
 
 from onebar.sessions import SESSION_SALT, SessionCodec
-from onebar.store import App
+from onebar.store import App, SQLiteStore, open_url
 
 from .. import procs
 from ..clients import DOWN, Visitor, me
@@ -58,6 +58,9 @@ class Fixture:
     pairs: list[tuple[str, str]]  # (sid, uid) of existing sessions
     emails: list[str]  # existing users' emails (password PASSWORD)
     origin: str = "http://localhost:5001"
+    #: None: the service keeps the SQLite file in ``data``; else it runs on this
+    #: PostgreSQL database, filled with a copy of that file.
+    database_url: str | None = None
 
     @property
     def database(self) -> Path:
@@ -67,10 +70,15 @@ class Fixture:
         return SessionCodec(self.keys, MAX_AGE).encode(sid, uid)
 
     def service(self, port: int | None = None) -> procs.ChildServer:
-        return procs.service(self.data, self.keys, port=port, env=THROTTLE_OFF)
+        env = THROTTLE_OFF if self.database_url is None else {**THROTTLE_OFF, "ONEBAR_DATABASE_URL": self.database_url}
+        return procs.service(self.data, self.keys, port=port, env=env)
+
+    def check_database(self) -> list[str]:
+        return check_database(self.database) if self.database_url is None else check_postgres(self.database_url)
 
 
-def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] = ()) -> Fixture:
+def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] = (),
+                 database_url: str | None = None) -> Fixture:
     data = work / name
     data.mkdir(parents=True)
     keys = procs.new_keys()
@@ -81,7 +89,14 @@ def make_fixture(work: Path, name: str, users: int = 1000, apps: Sequence[App] =
         uid_email = dict(conn.execute("SELECT id, email FROM users").fetchall())
     finally:
         conn.close()
-    return Fixture(data, keys, pairs, [uid_email[uid] for _, uid in pairs])
+    if database_url is not None:  # what `onebar db copy --to` does
+        source, target = SQLiteStore(data / "onebar.sqlite3"), open_url(database_url)
+        try:
+            target.replace_rows(list(source.export_rows()))
+        finally:
+            source.close()
+            target.close()
+    return Fixture(data, keys, pairs, [uid_email[uid] for _, uid in pairs], database_url=database_url)
 
 
 def mixed_requests(fx: Fixture, port: int) -> list[Request]:
@@ -160,6 +175,18 @@ def check_database(path: Path) -> list[str]:
         conn.close()
     problems = [] if integrity == ["ok"] else [f"integrity_check: {'; '.join(integrity[:5])}"]
     return problems + ([f"{len(orphans)} rows break a foreign key"] if orphans else [])
+
+
+def check_postgres(url: str) -> list[str]:
+    """PostgreSQL checks its own pages; what is left to see is rows that lost their parent."""
+    store = open_url(url)
+    try:
+        with store._db() as db:
+            orphans = db.execute("SELECT COUNT(*) FROM sessions s LEFT JOIN users u ON u.id = s.user_id"
+                                 " WHERE u.id IS NULL").fetchone()[0]
+    finally:
+        store.close()
+    return [f"{orphans} sessions lost their user"] if orphans else []
 
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:

@@ -85,9 +85,9 @@ class CrashResult:
 
 def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float = 4.0, signup_workers: int = 3,
               signin_workers: int = 2, users: int = 200, use_wrk: bool = True, connections: int = 64,
-              tag: str = "crash") -> CrashResult:
+              tag: str = "crash", database_url: str | None = None) -> CrashResult:
     """Load, SIGKILL ``kills`` times ``interval`` seconds apart, restart each time, then verify."""
-    fx = make_fixture(work, tag, users=users)
+    fx = make_fixture(work, tag, users=users, database_url=database_url)
     port = procs.free_port()
     server = fx.service(port)
     log = CrashLog()
@@ -138,7 +138,7 @@ def run_crash(work: Path, *, kills: int = 3, interval: float = 5.0, after: float
                    if log.last_ok.get(w, 0.0) < final]
     five = sum(n for what, n in log.answers.items() if what.split()[-1].startswith("5") and what.split()[-1] != "503")
     return CrashResult(kills=len(restarts), killed_at=[k for k, _ in restarts], acks=log.acks, lost=lost,
-                       db_problems=check_database(fx.database),
+                       db_problems=fx.check_database(),
                        answers=log.answers, restart_s=[b - k for k, b in restarts], recover_s=recover,
                        unrecovered=unrecovered, five_xx=five, wrk=wrk_result[0] if wrk_result else None,
                        logged=logged)

@@ -36,7 +36,7 @@ from click.core import ParameterSource
 
 from .. import passwords
 from .. import settings as settings_mod
-from ..store import App, SQLiteStore
+from ..store import App, open_store
 from .process import ChildServer, ChildServerError, stop_all, wait_until_up
 
 #: The demo accounts: (email, name, password).
@@ -180,7 +180,7 @@ def _apps_root() -> Path:
 def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
     """Register the sites and create the demo accounts; return the emails that already existed."""
     settings = settings_mod.load(environ={}, data_dir=base)
-    store = SQLiteStore(settings.database)  # type: ignore[arg-type]
+    store = open_store(settings)
     kept = []
     try:
         for site in SITES:

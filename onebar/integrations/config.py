@@ -75,9 +75,13 @@ def _open_store(path: object, name: str) -> Store | None:
         return None
     from pathlib import Path
 
-    from ..store import SQLiteStore
+    from ..store import SQLiteStore, open_url
+    from ..urls import is_postgres
 
+    # Read-only use: the app never upgrades the service's schema (upgrade=False).
+    if is_postgres(str(path)):
+        return open_url(str(path), upgrade=False)
     if not Path(str(path)).is_file():
         raise ConfigError(f"{name} names no Onebar database: {path} does not exist")
-    return SQLiteStore(str(path))
+    return SQLiteStore(str(path), upgrade=False)
 

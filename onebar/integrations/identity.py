@@ -96,7 +96,7 @@ class Identity:
         """Build from upper-case settings (Flask's ``ONEBAR_*``, Django's ``ONEBAR`` dict).
 
         ``SERVICE_URL`` is required. ``SECRET_KEYS`` switches to local
-        verification, with ``DATABASE`` (the service's SQLite file) or
+        verification, with ``DATABASE`` (the service's SQLite file or its ``postgresql://`` URL) or
         ``STORE`` for revocation, else asking ``SERVICE_URL``. ``spell`` names a
         key the way the framework's user writes it, for error messages.
         """

@@ -112,7 +112,7 @@ class LocalVerifier:
         operator, keep them out of the app's repository, and rotate them on the
         service (``onebar keys rotate``) when an app that held them is retired.
     :param store: the service's store (``SQLiteStore(".../onebar.sqlite3")`` on
-        the same machine, or the same PostgreSQL the service uses); revoked and
+        the same machine, or ``open_url("postgresql://…")``, the PostgreSQL the service uses); revoked and
         expired sessions are seen there. Read-only use: the app writes nothing.
     :param service_url: instead of ``store``: ask the service (as
         :class:`RemoteVerifier` does) about cookies whose signature checks out.

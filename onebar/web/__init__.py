@@ -21,10 +21,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import StoreBusy, StoreError
-from ..ratelimit import Throttle
+from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
 from ..settings import Settings
-from ..store import SQLiteStore, Store
+from ..store import Store, open_store
 from . import jsonapi, pages
 from .fastpath import SignedOutMeCache
 from .hosts import HostAllowlist, hosts_of
@@ -56,7 +56,7 @@ def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) 
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
-    store = store if store is not None else SQLiteStore(settings.database)  # type: ignore[arg-type]
+    store = store if store is not None else open_store(settings)
     app = Flask(__name__, static_folder="assets", static_url_path="/assets")
     app.config.update(
         # Flask's own session cookie carries only the CSRF token and flash
@@ -91,7 +91,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit),
+        throttle=Throttle(limits_storage(settings, store), settings.login_rate_limit,  # type: ignore[arg-type]
+                          settings.login_ip_rate_limit),
         apps=tuple(store.list_apps()),
     )
     init_app(app, state)
