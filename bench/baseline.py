@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from onebar import logs
 from onebar.sessions import MAX_COOKIE_LENGTH, SESSION_SALT
 
 _LOOKUP = (
@@ -201,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     keys = [k.strip() for k in os.environ.get("ONEBAR_SECRET_KEYS", "").split(",") if k.strip()]
     if not keys:
         parser.error("set ONEBAR_SECRET_KEYS (comma separated, oldest first)")
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run(from_data_dir(args.data_dir, keys), host=args.host, port=args.port, threads=args.threads,
         name="onebar-baseline")
 

@@ -24,7 +24,7 @@ USERS = 1000
 MAX_AGE = 14 * 24 * 3600
 
 
-def same_answer(a: procs.Server, b: procs.Server, headers: dict[str, str]) -> dict[str, object]:
+def same_answer(a: procs.ChildServer, b: procs.ChildServer, headers: dict[str, str]) -> dict[str, object]:
     """Both servers answer the same status and document (links aside: ports differ)."""
     docs = []
     for server in (a, b):

@@ -16,6 +16,7 @@ shared machine. Three views:
 from __future__ import annotations
 
 import cProfile
+import logging
 import pstats
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from flask import Flask, Response
 from flask.sessions import NullSession, SessionInterface
 from werkzeug.test import EnvironBuilder
 
+from onebar import logs
 from onebar import settings as settings_mod
 from onebar.sessions import SessionCodec
 from onebar.web import create_app
@@ -170,7 +172,7 @@ def through_server(workdir: Path, *, rounds: int, seconds: float, connections: i
     headers = {"Cookie": f"onebar_session={SessionCodec(keys, MAX_AGE).encode(*pairs[0])}", "Origin": ORIGIN}
     port = procs.free_port()
     argv = [sys.executable, "-m", "bench.profile", "serve-trimmed", "--data-dir", str(data), "--port", str(port)]
-    trimmed_server = procs.Server("trimmed", argv, port, data / "trimmed.log", procs.service_env(data, keys))
+    trimmed_server = procs.server("trimmed", argv, port, data / "trimmed.log", procs.service_env(data, keys))
     with procs.service(data, keys) as svc, procs.baseline(data, keys) as base, trimmed_server as trim:
         if procs.get_json(trim.port, "/api/me", headers) is None:
             raise RuntimeError("the trimmed app did not answer")
@@ -204,6 +206,7 @@ def serve_trimmed(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     keys = [k for k in os.environ["ONEBAR_SECRET_KEYS"].split(",") if k]
     settings = settings_mod.load(environ={}, data_dir=args.data_dir, secret_keys=keys)
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run(trimmed(settings), host=procs.HOST, port=args.port, threads=8, name="onebar-trimmed")
 
 

@@ -8,13 +8,14 @@ prints one line starting ``error:`` and exits with status 1 (2 for usage).
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 import time
 from typing import NoReturn
 
 import click
 
-from . import keys, passwords, text
+from . import keys, logs, passwords, text
 from . import settings as settings_mod
 from .exc import OnebarError
 from .settings import Settings
@@ -61,6 +62,7 @@ def serve(ctx: _Context, host: str, port: int, threads: int) -> None:
     from .web import create_app
     from .wsgiserver import run
 
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     store = ctx.store()
     store.purge_sessions(before=int(time.time()))  # expired and revoked rows are of no more use
     run(create_app(ctx.settings, store), host=host, port=port, threads=threads)

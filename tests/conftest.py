@@ -162,7 +162,7 @@ class AuthActions:
         return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/logout"), "next": next})
 
     def cookie(self) -> str | None:
-        c = self._client.get_cookie(self._app.extensions["onebar"].settings.cookie_name)
+        c = self._client.get_cookie(self._app.extensions["onebar.service"].settings.cookie_name)
         return c.value if c else None
 
     def me(self, **kwargs: object) -> dict:  # type: ignore[type-arg]

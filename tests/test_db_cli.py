@@ -61,12 +61,13 @@ def embedded(tmp_path):
 def _me(settings, database_url: str, cookie: str):  # type: ignore[no-untyped-def]
     cfg = settings.replace(database_url=database_url)
     app = create_app(cfg)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     client = app.test_client()
     client.set_cookie("onebar_session", cookie, domain="localhost")
     try:
         return client.get("/api/me").get_json()
     finally:
-        app.extensions["onebar"].store.close()
+        app.extensions["onebar.service"].store.close()
 
 
 def test_db_copy_moves_users_sessions_and_apps_and_cookies_keep_working(embedded, postgres_server, postgres_url):

@@ -44,7 +44,7 @@ def workers(request, tmp_path):
     pair = [_worker(cfg) for _ in range(2)]
     yield [auth for _, auth in pair]
     for app, _ in pair:
-        app.extensions["onebar"].store.close()
+        app.extensions["onebar.service"].store.close()
 
 
 def test_failed_sign_ins_spread_over_workers_still_hit_the_limit(workers):
@@ -83,7 +83,7 @@ def test_sign_ins_go_on_while_redis_is_stopped_and_limits_return_with_it(tmp_pat
         for _ in range(5):
             assert auth.login(password="wrong password").status_code == 401
         assert auth.login().status_code == 429
-        app.extensions["onebar"].store.close()
+        app.extensions["onebar.service"].store.close()
     finally:
         server.destroy()
 

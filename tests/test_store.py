@@ -107,6 +107,16 @@ def test_set_password_revokes_every_session_with_it(store):
     assert all(store.get_active_session(sid, int(time.time())) is None for sid in sids)
 
 
+def test_a_profile_update_cannot_change_the_password(store):
+    user = store.create_user("ada@example.com", "Ada", "old-hash")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 60)
+    with pytest.raises(TypeError):
+        store.update_user(user.id, password_hash="new-hash")  # only set_password, which revokes sessions
+    assert store.update_user(user.id, name="Ada L.").name == "Ada L."
+    assert store.get_credentials("ada@example.com")[1] == "old-hash"
+    assert store.get_active_session(sid, int(time.time())) is not None
+
+
 def test_sessions_expire_revoke_and_list(store):
     ada = store.create_user("ada@example.com", "Ada", "h")
     now = int(time.time())

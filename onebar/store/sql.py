@@ -104,10 +104,10 @@ class SQLStore:
         user_id: str,
         *,
         name: str | None = None,
-        password_hash: str | None = None,
         avatar_url: str | None = None,
     ) -> User:
-        changes: dict[str, str | None] = {k: v for k, v in (("name", name), ("password", password_hash)) if v}
+        """Change the profile; a password changes only through :meth:`set_password`, which revokes sessions."""
+        changes: dict[str, str | None] = {"name": name} if name else {}
         if avatar_url is not None:
             changes["avatar_url"] = avatar_url or None  # "" clears it
         with self._db(write=True) as db:

@@ -10,14 +10,11 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, Request, Response, abort, jsonify, render_template, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Response, jsonify, render_template, request, send_from_directory
 from flask_cors import CORS
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -31,7 +28,7 @@ from ..store import Store, open_store
 from . import jsonapi, pages
 from .fastpath import SignedOutMeCache
 from .hosts import HostAllowlist, hosts_of
-from .state import Onebar, init_app
+from .state import Service, init_app, write_cookie
 
 #: Seconds a client is told to wait when the store is busy.
 RETRY_AFTER_BUSY = 1
@@ -43,48 +40,24 @@ def _static_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "static"
 
 
-@dataclass
-class _Script:
-    """onebar.js, read once and again only when the file changes."""
-
-    path: Path
-    stamp: tuple[int, int] | None = None
-    body: bytes = b""
-    etag: str = ""
-
-    def load(self) -> "_Script":
-        st = os.stat(self.path)
-        if (st.st_mtime_ns, st.st_size) != self.stamp:
-            body = self.path.read_bytes()
-            self.body, self.etag, self.stamp = body, hashlib.sha256(body).hexdigest()[:20], (st.st_mtime_ns, st.st_size)
-        return self
-
-
-#: Paths that never use Flask's session (CSRF tokens, flash messages).
-_SESSIONLESS = ("/api/", "/assets/", "/healthz", "/onebar.js")
-
 #: Headers every response gets; HTML pages get a CSP too, the API a Vary.
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
 _API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", "Origin, Cookie")]
 
 
-class _PagesSession(SecureCookieSessionInterface):
-    """Flask's cookie session, opened only for the HTML pages that use it.
+def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) -> None:
+    """Run ``hooks`` after each request in the order given.
 
-    The JSON API, the script and health checks never read or write it, so they
-    skip its cookie parsing and signature check.
+    Flask runs ``after_request`` hooks last-registered first; registering them
+    reversed here keeps the order readable where it matters.
     """
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if request.path.startswith(_SESSIONLESS):
-            return None  # Flask substitutes a read-only null session
-        return super().open_session(app, request)
+    for hook in reversed(hooks):
+        app.after_request(hook)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
     store = store if store is not None else open_store(settings)
     app = Flask(__name__, static_folder="assets", static_url_path="/assets")
-    app.session_interface = _PagesSession()
     app.config.update(
         # Flask's own session cookie carries only the CSRF token and flash
         # messages; the identity cookie is ours (settings.cookie_name).
@@ -101,6 +74,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # The one measured speed-up (BENCHMARKS.md, "/api/me"): a signed-out
+    # /api/me, asked by every page view of a visitor without a session, is
+    # replayed from the app's own earlier answer; see onebar.web.fastpath.
     app.wsgi_app = SignedOutMeCache(app.wsgi_app, settings.cookie_name)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
@@ -111,7 +87,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         app.wsgi_app = HostAllowlist(  # type: ignore[method-assign]
             app.wsgi_app, hosts_of(settings.public_url, settings.allowed_hosts))
 
-    state = Onebar(
+    state = Service(
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
@@ -120,7 +96,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         apps=tuple(store.list_apps()),
     )
     init_app(app, state)
-    script = _Script(_static_dir() / "onebar.js")
+    static_dir = _static_dir()
 
     @app.template_filter("isotime")
     def isotime(seconds: int, human: bool = False) -> str:
@@ -132,7 +108,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         f"form-action 'self' {' '.join(sorted(state.app_origins))}; frame-ancestors 'none'"
     )
 
-    @app.after_request
     def security_headers(response: Response) -> Response:
         h = response.headers
         if request.path.startswith("/api/"):
@@ -152,9 +127,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             h.setdefault("X-Frame-Options", "DENY")
         return response
 
-    # flask-cors gets the literal origins of registered apps only. Its hook is
-    # registered after the one above, so it runs before it (Flask runs
-    # after_request hooks in reverse order).
+    # The fixed headers first: the cookie's Vary: Cookie joins the API's Vary
+    # instead of standing beside it.
+    _after_request_in_order(app, security_headers, write_cookie)
+
+    # flask-cors gets the literal origins of registered apps only. Its hook
+    # touches only Access-Control-* headers, so its place among the others
+    # does not matter.
     CORS(
         app,
         resources={r"/api/*": {}},
@@ -185,16 +164,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     @app.get("/onebar.js")
     def onebar_js() -> Response:
-        try:
-            current = script.load()
-        except FileNotFoundError:
-            abort(404)
-        response = Response(current.body, mimetype="text/javascript")
-        response.set_etag(current.etag)
-        response.cache_control.public = True
-        response.cache_control.max_age = 300
+        # An ETag, If-None-Match → 304, Cache-Control: public, max-age=300.
+        response = send_from_directory(static_dir, "onebar.js", mimetype="text/javascript", max_age=300)
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        return response.make_conditional(request)
+        return response
 
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:

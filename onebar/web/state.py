@@ -1,7 +1,9 @@
 """What the web layer shares per app: the collaborators and the current session.
 
-:class:`Onebar` is built once by :func:`onebar.web.create_app` and kept in
-``app.extensions["onebar"]``. The helpers below resolve the browser's session
+:class:`Service` is built once by :func:`onebar.web.create_app` and kept in
+``app.extensions[EXTENSION_KEY]`` (``"onebar.service"``: the client-side
+Flask extension of :mod:`onebar.integrations.flask` keeps its own ``"onebar"``).
+The helpers below resolve the browser's session
 at most once per request and let the response re-issue or clear the cookie.
 """
 
@@ -19,8 +21,14 @@ from ..settings import Settings
 from ..store import ActiveSession, App, Store
 
 
+#: Where the service keeps its :class:`Service` in ``app.extensions``.
+EXTENSION_KEY = "onebar.service"
+
+
 @dataclass(frozen=True)
-class Onebar:
+class Service:
+    """The service's collaborators, shared by every request of one app."""
+
     settings: Settings
     store: Store
     codec: SessionCodec
@@ -40,8 +48,9 @@ class Onebar:
         return self.app_origins | {self.own_origin()}
 
 
-def onebar() -> Onebar:
-    return current_app.extensions["onebar"]  # type: ignore[no-any-return]
+def onebar() -> Service:
+    """This app's :class:`Service`."""
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
 def current_session() -> ActiveSession | None:
@@ -122,6 +131,6 @@ def write_cookie(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, state: Onebar) -> None:
-    app.extensions["onebar"] = state
-    app.after_request(write_cookie)
+def init_app(app: Flask, state: Service) -> None:
+    """Keep ``state`` for the app's requests; the app runs :func:`write_cookie` after each."""
+    app.extensions[EXTENSION_KEY] = state

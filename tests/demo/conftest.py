@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ class Demo:
     tasks: str      # origins, no trailing slash
     notes: str
     handbook: str
+    base: Path      # each site's storage is base / site id
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +48,4 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             argv = [sys.executable, "-m", module, "--port", str(ports[site]), "--service-url", service.url,
                     where, str(base / site)]
             stack.enter_context(run_server(argv, url=url[site], health=health, log=base / f"{site}.log"))
-        yield Demo(service=service, **url)
+        yield Demo(service=service, base=base, **url)

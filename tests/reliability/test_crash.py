@@ -1,6 +1,6 @@
 """kill -9 under a small bounded load: what was acknowledged survives, the database is sound.
 
-The same drill as ``python -m bench.drill --only crash`` (bench/drill.py), with
+The same drill as ``python -m bench.drill --only crash`` (bench/drills/crash.py), with
 one kill, a few clients and no wrk: sign-up and sign-in clients and a
 signed-in reader run against ``onebar serve``; the service is killed with
 SIGKILL mid-load and restarted on the same port. On each store backend: the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.drill import run_crash
+from bench.drills.crash import run_crash
 from onebar.store import SQLiteStore, open_url
 
 from ..conftest import BACKENDS
