@@ -96,7 +96,7 @@ def test_an_error_inside_a_write_rolls_it_back_and_frees_the_lock(store):
     assert store.get_user("u_half") is None
     started = time.monotonic()
     assert store.create_user("next@example.com", "Next", "h").name == "Next"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not the 5 s a held lock would cost
 
 
 def test_set_password_revokes_every_session_with_it(store):

@@ -93,6 +93,12 @@ def _signups(app, wid: int, stop: threading.Event, answers: Counter, acked: list
                 acked.append((email, cookie.value, time.monotonic()))
 
 
+def _wait_until(done, *, at_least: float, at_most: float) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while time.monotonic() - started < at_least or (not done() and time.monotonic() - started < at_most):
+        time.sleep(0.05)
+
+
 def test_sign_ups_under_a_held_write_lock_get_503_and_none_acknowledged_is_lost(locked_app):
     app, store, cfg = locked_app
     reader = store.create_user("reader@example.com", "Reader", "not-a-real-hash")
@@ -111,9 +117,11 @@ def test_sign_ups_under_a_held_write_lock_get_503_and_none_acknowledged_is_lost(
             client = app.test_client()
             client.set_cookie("onebar_session", reader_cookie, domain="localhost")
             reads = [client.get("/api/me") for _ in range(3)]
-            time.sleep(1.2)
+            # At least 1.2 s; longer only while no writer has met the lock yet
+            # (each sign-up spends an scrypt hash, slow on a loaded machine).
+            _wait_until(lambda: answers["503 with Retry-After"] > 0, at_least=1.2, at_most=15)
         released = time.monotonic()
-        time.sleep(0.8)
+        _wait_until(lambda: any(at > released for _, _, at in acked), at_least=0.8, at_most=15)
     finally:
         stop.set()
         for t in writers:
