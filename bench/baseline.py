@@ -187,6 +187,16 @@ def from_data_dir(data_dir: str | Path, secret_keys: Sequence[str]) -> BaselineA
     return BaselineApp(database, secret_keys, apps)
 
 
+def app_from_env() -> BaselineApp:
+    """The baseline over ``ONEBAR_DATA_DIR`` with ``ONEBAR_SECRET_KEYS`` (a factory for any WSGI server)."""
+    import os
+
+    keys = [k.strip() for k in os.environ.get("ONEBAR_SECRET_KEYS", "").split(",") if k.strip()]
+    if not keys or not os.environ.get("ONEBAR_DATA_DIR"):
+        raise SystemExit("set ONEBAR_DATA_DIR and ONEBAR_SECRET_KEYS (comma separated, oldest first)")
+    return from_data_dir(os.environ["ONEBAR_DATA_DIR"], keys)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import os
 

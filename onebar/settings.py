@@ -22,6 +22,7 @@ Every setting, with its variable::
     rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
+    access_log          ONEBAR_ACCESS_LOG          true: one JSON line per request on stderr
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Settings:
     login_ip_rate_limit: str = "30/minute"
     rate_limit_storage: str = "memory://"
     trusted_proxies: int = 0
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -115,6 +117,7 @@ _KINDS: dict[str, type] = {
     "login_ip_rate_limit": str,
     "rate_limit_storage": str,
     "trusted_proxies": int,
+    "access_log": bool,
 }
 
 

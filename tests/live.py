@@ -146,10 +146,12 @@ def start_service(
     users: Iterable[tuple[str, str, str]] = (),
     env: Mapping[str, str] | None = None,
     threads: int = 8,
+    workers: int = 1,
+    args: Sequence[str] = (),
 ) -> Iterator[Service]:
     """Register ``apps`` (id, name, url) and ``users`` (email, name, password), then serve.
 
-    The service runs exactly as ``onebar serve`` does (waitress), with the
+    The service runs exactly as ``onebar serve`` does (granian), with the
     test keys in :data:`TEST_SECRET_KEYS`.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,7 @@ def start_service(
     port = port or free_port()
     url = f"http://localhost:{port}"
     argv = [sys.executable, "-m", "onebar", "serve", "--host", "localhost", "--port", str(port),
-            "--threads", str(threads)]
+            "--threads", str(threads), "--workers", str(workers), *args]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:
         yield Service(url=url, port=port, data_dir=data_dir, server=server)

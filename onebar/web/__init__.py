@@ -5,7 +5,7 @@ Example::
     from onebar import settings
     from onebar.web import create_app
 
-    app = create_app(settings.load())      # a WSGI app; serve it with waitress
+    app = create_app(settings.load())      # a WSGI app; `onebar serve` serves it with granian
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import SQLiteStore, Store
 from . import jsonapi, pages
-from .fastpath import SignedOutMeCache
+from .fastpath import MeHandler
 from .state import Onebar, init_app
 
 #: Seconds a client is told to wait when the store is busy.
@@ -98,12 +98,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.wsgi_app = SignedOutMeCache(app.wsgi_app, settings.cookie_name)  # type: ignore[method-assign]
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        # X-Forwarded-Host is not believed: set public_url for the public host.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-
     state = Onebar(
         settings=settings,
         store=store,
@@ -112,6 +106,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         apps=tuple(store.list_apps()),
     )
     init_app(app, state)
+    # GET /api/me, signed in or out, is answered without Flask (same answer,
+    # tested on both paths); everything else goes to Flask.
+    app.wsgi_app = MeHandler(app.wsgi_app, state)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        # X-Forwarded-Host is not believed: set public_url for the public host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     script = _Script(_static_dir() / "onebar.js")
 
     @app.template_filter("isotime")
