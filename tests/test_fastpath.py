@@ -153,13 +153,17 @@ def proxied_app(tmp_path):
     {"Host": "id.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
     {"Host": "id.example.com:443", "X-Forwarded-Proto": "https"},
 ], ids=["host", "default-port", "forwarded-https", "https-default-port"])
-def test_links_follow_host_and_forwarded_scheme_on_both_paths(proxied_app, headers):
+def test_links_and_cookie_follow_host_and_forwarded_scheme_on_both_paths(proxied_app, headers):
     app, store = proxied_app
     user = store.create_user("grace@example.com", "Grace Hopper", "x")
-    cookie, _ = session_cookie(store, user)
-    _, _, body = assert_same(app, {**headers, "Cookie": f"onebar_session={cookie}"})
+    cookie, _ = session_cookie(store, user, key=OLD_KEY)  # re-issued: shows the cookie's flags
+    _, hdrs, body = assert_same(app, {**headers, "Cookie": f"onebar_session={cookie}"})
     scheme = "https" if headers.get("X-Forwarded-Proto") else "http"
     assert f'"login":"{scheme}://id.example.com/login"'.encode() in body
+    renewed = [v for k, v in hdrs if k == "Set-Cookie"]
+    assert len(renewed) == 1 and ("; Secure;" in renewed[0]) == (scheme == "https")
+    _, hdrs, _ = assert_same(app, {**headers, "Cookie": "onebar_session=forged"})
+    assert ("; Secure;" in dict(hdrs)["Set-Cookie"]) == (scheme == "https")
 
 
 def test_signed_in_me_does_not_reach_flask(app, store, ada):

@@ -72,9 +72,11 @@ class MeHandler:
         self.cookie_name = s.cookie_name
         self._prefix = s.cookie_name + "="
         self._origins = {o.casefold() for o in state.app_origins}
-        self._cookie_args = dict(path="/", domain=s.cookie_domain, secure=s.cookie_secure, httponly=True,
-                                 samesite="Lax")
-        self._clear = ("Set-Cookie", dump_cookie(s.cookie_name, "", expires=0, max_age=0, **self._cookie_args))
+        self._secure = bool(s.cookie_secure)
+        self._cookie_args = dict(path="/", domain=s.cookie_domain, httponly=True, samesite="Lax")
+        # Secure when configured, and always on an https request (state.write_cookie).
+        self._clear = {secure: ("Set-Cookie", dump_cookie(s.cookie_name, "", expires=0, max_age=0, secure=secure,
+                                                          **self._cookie_args)) for secure in (False, True)}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if (
@@ -92,15 +94,15 @@ class MeHandler:
             raw = found[0][len(self._prefix):]
             if not _PLAIN_VALUE.match(raw):
                 return self.app(environ, start_response)
+        scheme = environ.get("wsgi.url_scheme", "http")
         base = self.state.settings.public_url
         if base is None:
             host = environ.get("HTTP_HOST")
             if not host:
                 return self.app(environ, start_response)
-            scheme = environ.get("wsgi.url_scheme", "http")
             base = f"{scheme}://{get_host(scheme, host)}"
         try:
-            user, cookie = self._user(raw)
+            user, cookie = self._user(raw, self._secure or scheme == "https")
         except StoreError:
             return self.app(environ, start_response)  # Flask answers it: 503 with Retry-After
         body = me_body(user, self.state.apps, base).encode()
@@ -114,7 +116,7 @@ class MeHandler:
         start_response("200 OK", headers)
         return [body]
 
-    def _user(self, raw: str | None) -> tuple[Any, tuple[str, str] | None]:
+    def _user(self, raw: str | None, secure: bool) -> tuple[Any, tuple[str, str] | None]:
         """The signed-in user (or None) and a Set-Cookie header to send (or None)."""
         if raw is None:
             return None, None
@@ -123,7 +125,7 @@ class MeHandler:
         now = int(time.time())
         active = ob.store.get_active_session(token.sid, now) if token else None
         if token is None or active is None or active.user.id != token.uid:
-            return None, self._clear
+            return None, self._clear[secure]
         if token.stale or token.age(now) >= ob.settings.session_renew_after:
             max_age = ob.settings.session_max_age
             try:
@@ -131,6 +133,6 @@ class MeHandler:
             except StoreBusy:
                 return active.user, None
             value = ob.codec.encode(token.sid, token.uid)
-            return active.user, ("Set-Cookie", dump_cookie(self.cookie_name, value, max_age=max_age,
+            return active.user, ("Set-Cookie", dump_cookie(self.cookie_name, value, max_age=max_age, secure=secure,
                                                            **self._cookie_args))
         return active.user, None

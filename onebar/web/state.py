@@ -103,9 +103,12 @@ def write_cookie(response: Response) -> Response:
     if "onebar_cookie" not in g:
         return response
     s = onebar().settings
+    # Secure when configured, and always on an https request (behind a
+    # trusted proxy that says https, without public_url set).
+    secure = bool(s.cookie_secure) or request.scheme == "https"
     if g.onebar_cookie is None:
         response.delete_cookie(
-            s.cookie_name, path="/", domain=s.cookie_domain, secure=s.cookie_secure, httponly=True, samesite="Lax"
+            s.cookie_name, path="/", domain=s.cookie_domain, secure=secure, httponly=True, samesite="Lax"
         )
     else:
         response.set_cookie(
@@ -114,7 +117,7 @@ def write_cookie(response: Response) -> Response:
             max_age=s.session_max_age,
             path="/",
             domain=s.cookie_domain,
-            secure=s.cookie_secure,
+            secure=secure,
             httponly=True,
             samesite="Lax",
         )
