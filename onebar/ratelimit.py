@@ -18,10 +18,27 @@ from limits.strategies import MovingWindowRateLimiter
 
 
 class Throttle:
-    def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
+    """:param per_account, per_address: limits on failures (``retry_after``/``count``).
+    :param attempts_per_account, attempts_per_address: limits on every sign-in
+        attempt, whatever its outcome (``attempt``): each costs a password
+        hash, so correct ones must be bounded too.
+    """
+
+    def __init__(self, storage_uri: str, per_account: str, per_address: str,
+                 attempts_per_account: str = "10/minute", attempts_per_address: str = "60/minute") -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
+        self._attempts = [(parse(attempts_per_account), True), (parse(attempts_per_address), False)]
+
+    def attempt(self, address: str, subject: str) -> int | None:
+        """Count one attempt of any outcome; seconds to wait if it is one too many (then not counted)."""
+        waits = []
+        for limit, per_subject in self._attempts:
+            keys = ("onebar-attempt", address, subject.casefold()) if per_subject else ("onebar-attempt", address)
+            if not self._limiter.hit(limit, *keys):
+                waits.append(self._limiter.get_window_stats(limit, *keys).reset_time - time.time())
+        return max(1, math.ceil(max(waits))) if waits else None
 
     def _checks(self, address: str, subject: str):  # type: ignore[no-untyped-def]
         return [(self._per_account, ("onebar", address, subject.casefold())), (self._per_address, ("onebar", address))]

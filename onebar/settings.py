@@ -19,6 +19,15 @@ Every setting, with its variable::
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
+    login_attempt_rate_limit    ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT    "10/minute" sign-in attempts
+                                                   of any outcome, per account and address
+    login_ip_attempt_rate_limit ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT "60/minute" sign-in attempts
+                                                   of any outcome, per address
+    hashing_threads     ONEBAR_HASHING_THREADS     1: password hashes at once per worker
+                                                   process; as many more may wait, the rest get 503
+    hashing_wait        ONEBAR_HASHING_WAIT        2 (seconds a request waits for a hashing slot)
+    session_purge_interval ONEBAR_SESSION_PURGE_INTERVAL 600: at most this often (seconds), a
+                                                   sign-in deletes expired and revoked sessions
     rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
@@ -58,7 +67,12 @@ class Settings:
     session_renew_after: int = 24 * 3600
     login_rate_limit: str = "5/minute"
     login_ip_rate_limit: str = "30/minute"
+    login_attempt_rate_limit: str = "10/minute"
+    login_ip_attempt_rate_limit: str = "60/minute"
     rate_limit_storage: str = "memory://"
+    hashing_threads: int = 1
+    hashing_wait: int = 2
+    session_purge_interval: int = 600
     trusted_proxies: int = 0
     access_log: bool = True
 
@@ -74,6 +88,8 @@ class Settings:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.cookie_secure is None:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
+        if self.hashing_threads < 1 or self.hashing_wait < 0 or self.session_purge_interval < 0:
+            raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
 
@@ -115,7 +131,12 @@ _KINDS: dict[str, type] = {
     "session_renew_after": int,
     "login_rate_limit": str,
     "login_ip_rate_limit": str,
+    "login_attempt_rate_limit": str,
+    "login_ip_attempt_rate_limit": str,
     "rate_limit_storage": str,
+    "hashing_threads": int,
+    "hashing_wait": int,
+    "session_purge_interval": int,
     "trusted_proxies": int,
     "access_log": bool,
 }

@@ -23,14 +23,16 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..exc import StoreBusy, StoreError
+from ..exc import ServiceBusy, StoreBusy, StoreError
+from ..passwords import HashingPool
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import SQLiteStore, Store
 from . import jsonapi, pages
 from .fastpath import MeHandler
-from .state import Onebar, init_app
+from .gate import SignInGate
+from .state import Onebar, SessionPurger, init_app
 
 #: Seconds a client is told to wait when the store is busy.
 RETRY_AFTER_BUSY = 1
@@ -102,12 +104,17 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         settings=settings,
         store=store,
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit),
+        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit,
+                          settings.login_attempt_rate_limit, settings.login_ip_attempt_rate_limit),
         apps=tuple(store.list_apps()),
+        hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
+        purger=SessionPurger(store, settings.session_purge_interval),
     )
     init_app(app, state)
     # GET /api/me, signed in or out, is answered without Flask (same answer,
     # tested on both paths); everything else goes to Flask.
+    # Requests that hash a password: a few at a time, the rest 503 at once.
+    app.wsgi_app = SignInGate(app.wsgi_app, places=2 * settings.hashing_threads)  # type: ignore[method-assign]
     app.wsgi_app = MeHandler(app.wsgi_app, state)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
@@ -194,6 +201,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         app.logger.warning("store error on %s %s: %s", request.method, request.path, exc)
         message = "The service is busy. Please try again in a moment." if isinstance(exc, StoreBusy) else (
             "The service cannot reach its data store right now.")
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
+        if request.path.startswith("/api/"):
+            return jsonify(error=message), 503, headers
+        return render_template("error.html", title="Try again shortly", message=message), 503, headers
+
+    @app.errorhandler(ServiceBusy)
+    def service_busy(exc: ServiceBusy) -> tuple[Response | str, int, dict[str, str]]:
+        app.logger.warning("busy on %s %s: %s", request.method, request.path, exc)
+        message = "The service is busy. Please try again in a moment."
         headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
         if request.path.startswith("/api/"):
             return jsonify(error=message), 503, headers
