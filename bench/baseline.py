@@ -9,11 +9,12 @@ headers (CORS for registered origins, ``Cache-Control: no-store``,
 ``Vary: Origin, Cookie``, ``X-Content-Type-Options``, ``Referrer-Policy``).
 ``tests/bench/test_baseline.py`` checks the answers stay identical.
 
-Served with the same server and settings as ``onebar serve``::
+Served with the same server and settings as ``onebar serve`` (granian)::
 
-    python -m bench.baseline --data-dir DIR --port 5100 --threads 8
+    ONEBAR_DATA_DIR=DIR python -m bench.servers granian baseline --port 5100 --workers 1 --threads 8
 
-(secret keys from ``ONEBAR_SECRET_KEYS``, exactly as the service reads them).
+(secret keys from ``ONEBAR_SECRET_KEYS``, exactly as the service reads them;
+``python -m bench.baseline --data-dir DIR`` serves it with waitress).
 """
 
 from __future__ import annotations
