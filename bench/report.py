@@ -43,7 +43,9 @@ def machine() -> str:
     except (OSError, IndexError):
         wrk = "?"
     cores = len(__import__("os").sched_getaffinity(0))
-    return (f"{platform.system()} {platform.machine()}, {cores} cores shared with other work, "
+    load = __import__("os").getloadavg()[0]
+    return (f"{platform.system()} {platform.machine()}, {cores} cores shared with other work "
+            f"(load average {load:.1f} when the section started), "
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, wrk {wrk}")
 
 

@@ -171,7 +171,9 @@ def markdown(c: Comparison, command: str) -> str:
                 f"{'met' if same >= TARGET_SAME else 'not met'}; ≥ {TARGET_FASTEST} × the baseline on the fastest "
                 f"server ({fastest}): {vs_fastest:.2f}, {'met' if vs_fastest >= TARGET_FASTEST else 'not met'}; "
                 f"p99 < {TARGET_P99_MS:g} ms: {ms(chosen.p99_ms)} ms, "
-                f"{'met' if chosen.p99_ms < TARGET_P99_MS else 'not met'}.", ""]
+                f"{'met' if chosen.p99_ms < TARGET_P99_MS else 'not met'}. On this shared machine the p99 at "
+                "64 connections follows the neighbours' load more than the server: compare it with the "
+                "baseline's p99 in the same rounds, and with the load average in the line above.", ""]
     return "\n".join(out)
 
 

@@ -29,6 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEYS = ("test-old-key-0123456789abcdef0123456789", "test-new-key-0123456789abcdef0123456789")
 
 
+#: For long-lived test services whose tests sign in more often than a person
+#: would (one account, one address, dozens of times a minute): every sign-in
+#: attempt is limited (10 a minute per account and address, 60 per address),
+#: which those tests are not about. tests/test_ratelimit.py and
+#: tests/test_signin_storm.py test the limits themselves.
+MANY_SIGN_INS = {"ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT": "1000/minute", "ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT": "1000/minute"}
+
+
 def free_port() -> int:
     """A port that was free a moment ago on localhost."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
