@@ -74,6 +74,9 @@ def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, acces
     store.close()
     # The workers build the app from the environment: hand them what the
     # command line chose.
+    if workers > 1 and settings.rate_limit_storage.startswith("memory:"):
+        click.echo(f"note: sign-in limits are counted per worker ({workers} workers each allow the configured "
+                   "attempts); set ONEBAR_RATE_LIMIT_STORAGE=redis://... to share them", err=True)
     os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
     if access_log is not None:
         os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"

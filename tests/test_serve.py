@@ -98,3 +98,23 @@ def test_sigint_does_the_same(tmp_path):
     answers, code, took = _slow_sign_up_during(signal.SIGINT, tmp_path)
     assert [a.status for a in answers] == [303]
     assert code == 0 and took < 25
+
+
+def test_a_taken_port_is_refused_with_one_line(tmp_path):
+    import socket
+
+    from .live import onebar
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = onebar(tmp_path / "d", "serve", "--host", "127.0.0.1", "--port", str(port), check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_several_workers_with_per_process_limits_say_so(tmp_path):
+    with start_service(tmp_path / "svc", workers=2) as svc:
+        assert Browserish(svc.url).get("/healthz").status == 200
+        assert "sign-in limits are counted per worker" in svc.server.log.read_text()
