@@ -1,10 +1,11 @@
 """Servers for the benchmarks and drills: subprocesses on free localhost ports.
 
 The identity service runs exactly as ``onebar serve`` runs it (``python -m onebar
-serve``: waitress, the same threads); the baseline runs under the same
-``onebar.wsgiserver.run``. Each is a :class:`onebar.demo.process.ChildServer`
-(the helper ``onebar demo`` and the tests use too): polled on ``/healthz``
-until it answers, stopped, killed with SIGKILL and started again on the same port.
+serve``: granian, the same workers and threads); the baseline runs under the
+same server with the same settings (``python -m bench.servers granian
+baseline``). Each is a :class:`onebar.demo.process.ChildServer` (the helper
+``onebar demo`` and the tests use too): polled on ``/healthz`` until it
+answers, stopped, killed with SIGKILL and started again on the same port.
 """
 
 from __future__ import annotations
@@ -63,17 +64,19 @@ def service_env(data_dir: Path, keys: Sequence[str], extra: Mapping[str, str] | 
     return {"ONEBAR_DATA_DIR": str(data_dir), "ONEBAR_SECRET_KEYS": ",".join(keys), **(extra or {})}
 
 
-def service(data_dir: Path, keys: Sequence[str], *, port: int | None = None, threads: int = 8,
+def service(data_dir: Path, keys: Sequence[str], *, port: int | None = None, threads: int = 8, workers: int = 1,
             env: Mapping[str, str] | None = None) -> ChildServer:
-    """The identity service, as ``onebar serve --host localhost --port P --threads N``."""
+    """The identity service, as ``onebar serve --host localhost --port P --workers W --threads N``."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "onebar", "serve", "--host", HOST, "--port", str(port), "--threads", str(threads)]
+    argv = [sys.executable, "-m", "onebar", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
+            "--threads", str(threads)]
     return server("onebar serve", argv, port, data_dir / "service.log", service_env(data_dir, keys, env))
 
 
-def baseline(data_dir: Path, keys: Sequence[str], *, port: int | None = None, threads: int = 8) -> ChildServer:
-    """The raw-WSGI baseline over the same data dir, under the same server settings."""
+def baseline(data_dir: Path, keys: Sequence[str], *, port: int | None = None, threads: int = 8,
+             workers: int = 1) -> ChildServer:
+    """The raw-WSGI baseline over the same data dir, under the same server (granian) and settings."""
     port = port or free_port()
-    argv = [sys.executable, "-m", "bench.baseline", "--data-dir", str(data_dir), "--host", HOST,
-            "--port", str(port), "--threads", str(threads)]
+    argv = [sys.executable, "-m", "bench.servers", "granian", "baseline", "--port", str(port),
+            "--workers", str(workers), "--threads", str(threads)]
     return server("baseline", argv, port, data_dir / "baseline.log", service_env(data_dir, keys))

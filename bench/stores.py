@@ -57,7 +57,7 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
 def markdown(rows: list[Row], command: str) -> str:
     from .report import ms, num, stamp, table
 
-    out = ["## 6. Signed-in `GET /api/me` with the store on PostgreSQL", "",
+    out = ["## 7. Signed-in `GET /api/me` with the store on PostgreSQL", "",
            "The same service (`onebar serve`, waitress, 8 threads) over the same "
            f"{USERS:,} users, once on the embedded SQLite file and once on PostgreSQL "
            "(a local server started for the run, psycopg 3 with a pool of up to 10 connections). "

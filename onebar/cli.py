@@ -53,19 +53,38 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 
 @cli.command()
 @click.option("--host", default="localhost", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (about one per core).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads of the WSGI server.")
+              help="Threads per worker process.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One JSON line per request on stderr (default: on, or ONEBAR_ACCESS_LOG).")
 @pass_ctx
-def serve(ctx: _Context, host: str, port: int, threads: int) -> None:
-    """Run the identity service with a production WSGI server (waitress)."""
-    from .web import create_app
-    from .wsgiserver import run
+def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
+    """Run the identity service with a production WSGI server (granian).
+
+    SIGTERM or SIGINT lets requests in flight finish, then exits 0.
+    """
+    import os
+
+    from .serving import run
 
     logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
+    settings = ctx.settings  # refuse a bad data dir or setting here, with one line, before any worker starts
     store = ctx.store()
     store.purge_sessions(before=int(time.time()))  # expired and revoked rows are of no more use
-    run(create_app(ctx.settings, store), host=host, port=port, threads=threads)
+    store.close()
+    # The workers build the app from the environment: hand them what the
+    # command line chose.
+    if workers > 1 and (settings.rate_limit_storage or "").startswith("memory:"):
+        click.echo(f"note: sign-in limits are counted per worker ({workers} workers each allow the configured "
+                   "attempts); leave ONEBAR_RATE_LIMIT_STORAGE unset to count them in the store, or set "
+                   "ONEBAR_REDIS_URL", err=True)
+    os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
+    if access_log is not None:
+        os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"
+    run(host=host, port=port, workers=workers, threads=threads)
 
 
 @cli.group()

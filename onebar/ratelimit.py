@@ -122,18 +122,41 @@ def describe(storage: Storage) -> str:
 
 
 class Throttle:
-    """:param storage: a ``limits`` storage or storage URI (see :func:`limits_storage`)."""
+    """:param storage: a ``limits`` storage or storage URI (see :func:`limits_storage`).
+    :param per_account, per_address: limits on failures (``retry_after``/``count``).
+    :param attempts_per_account, attempts_per_address: limits on every sign-in
+        attempt, whatever its outcome (``attempt``): each costs a password
+        hash, so correct ones must be bounded too.
+    """
 
     #: Seconds between two warnings about a failing storage.
     warn_every = 60.0
 
-    def __init__(self, storage: Storage | str, per_account: str, per_address: str) -> None:
+    def __init__(self, storage: Storage | str, per_account: str, per_address: str,
+                 attempts_per_account: str = "10/minute", attempts_per_address: str = "60/minute") -> None:
         if isinstance(storage, str):
             storage = storage_from_string(storage, wrap_exceptions=True)
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
+        self._attempts = [(parse(attempts_per_account), True), (parse(attempts_per_address), False)]
         self._warned_at = -math.inf
+
+    def attempt(self, address: str, subject: str) -> int | None:
+        """Count one attempt of any outcome; seconds to wait if it is one too many (then not counted).
+
+        A failing storage lets the attempt through (fail open, as the other checks do).
+        """
+        waits = []
+        try:
+            for limit, per_subject in self._attempts:
+                keys = ("onebar-attempt", address, subject.casefold()) if per_subject else ("onebar-attempt", address)
+                if not self._limiter.hit(limit, *keys):
+                    waits.append(self._limiter.get_window_stats(limit, *keys).reset_time - time.time())
+        except (StorageError, StoreError) as exc:
+            self._failed(exc)
+            return None
+        return max(1, math.ceil(max(waits))) if waits else None
 
     def _checks(self, address: str, subject: str):  # type: ignore[no-untyped-def]
         return [(self._per_account, ("onebar", address, subject.casefold())), (self._per_address, ("onebar", address))]

@@ -21,6 +21,15 @@ Every setting, with its variable::
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
+    login_attempt_rate_limit    ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT    "10/minute" sign-in attempts
+                                                   of any outcome, per account and address
+    login_ip_attempt_rate_limit ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT "60/minute" sign-in attempts
+                                                   of any outcome, per address
+    hashing_threads     ONEBAR_HASHING_THREADS     1: password hashes at once per worker
+                                                   process; as many more may wait, the rest get 503
+    hashing_wait        ONEBAR_HASHING_WAIT        2 (seconds a request waits for a hashing slot)
+    session_purge_interval ONEBAR_SESSION_PURGE_INTERVAL 600: at most this often (seconds), a
+                                                   sign-in deletes expired and revoked sessions
     redis_url           ONEBAR_REDIS_URL           none: sign-in limits are counted in the store;
                                                    redis://… to count them in Redis
     rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  none; any ``limits`` storage URI (memory://
@@ -30,6 +39,7 @@ Every setting, with its variable::
     allowed_hosts       ONEBAR_ALLOWED_HOSTS       none: with public_url set, only its host is
                                                    served (comma separated extra names, e.g.
                                                    "onebar:8000" for internal callers)
+    access_log          ONEBAR_ACCESS_LOG          true: one JSON line per request on stderr
 """
 
 from __future__ import annotations
@@ -71,11 +81,17 @@ class Settings:
     session_renew_after: int = 24 * 3600
     login_rate_limit: str = "5/minute"
     login_ip_rate_limit: str = "30/minute"
+    login_attempt_rate_limit: str = "10/minute"
+    login_ip_attempt_rate_limit: str = "60/minute"
+    hashing_threads: int = 1
+    hashing_wait: int = 2
+    session_purge_interval: int = 600
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_storage: str | None = None
     trusted_proxies: int = 0
     #: Host header values served besides public_url's (which alone sets the allowlist).
     allowed_hosts: tuple[str, ...] = ()
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -94,6 +110,8 @@ class Settings:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.cookie_secure is None:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
+        if self.hashing_threads < 1 or self.hashing_wait < 0 or self.session_purge_interval < 0:
+            raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
 
@@ -155,9 +173,15 @@ _KINDS: dict[str, type] = {
     "session_renew_after": int,
     "login_rate_limit": str,
     "login_ip_rate_limit": str,
+    "login_attempt_rate_limit": str,
+    "login_ip_attempt_rate_limit": str,
     "rate_limit_storage": str,
+    "hashing_threads": int,
+    "hashing_wait": int,
+    "session_purge_interval": int,
     "trusted_proxies": int,
     "allowed_hosts": tuple,
+    "access_log": bool,
 }
 
 

@@ -31,6 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEYS = ("test-old-key-0123456789abcdef0123456789", "test-new-key-0123456789abcdef0123456789")
 
 
+#: For long-lived test services whose tests sign in more often than a person
+#: would (one account, one address, dozens of times a minute): every sign-in
+#: attempt is limited (10 a minute per account and address, 60 per address),
+#: which those tests are not about. tests/test_ratelimit.py and
+#: tests/test_signin_storm.py test the limits themselves.
+MANY_SIGN_INS = {"ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT": "1000/minute", "ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT": "1000/minute"}
+
+
 @contextmanager
 def run_server(
     argv: Sequence[str],
@@ -92,10 +100,12 @@ def start_service(
     users: Iterable[tuple[str, str, str]] = (),
     env: Mapping[str, str] | None = None,
     threads: int = 8,
+    workers: int = 1,
+    args: Sequence[str] = (),
 ) -> Iterator[Service]:
     """Register ``apps`` (id, name, url) and ``users`` (email, name, password), then serve.
 
-    The service runs exactly as ``onebar serve`` does (waitress), with the
+    The service runs exactly as ``onebar serve`` does (granian), with the
     test keys in :data:`TEST_SECRET_KEYS`.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +116,7 @@ def start_service(
     port = port or free_port()
     url = f"http://localhost:{port}"
     argv = [sys.executable, "-m", "onebar", "serve", "--host", "localhost", "--port", str(port),
-            "--threads", str(threads)]
+            "--threads", str(threads), "--workers", str(workers), *args]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:
         yield Service(url=url, port=port, data_dir=data_dir, server=server)

@@ -5,7 +5,7 @@ Example::
     from onebar import settings
     from onebar.web import create_app
 
-    app = create_app(settings.load())      # a WSGI app; serve it with waitress
+    app = create_app(settings.load())      # a WSGI app; `onebar serve` serves it with granian
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..exc import StoreBusy, StoreError
+from ..exc import ServiceBusy, StoreBusy, StoreError
+from ..passwords import HashingPool
 from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import Store, open_store
 from . import jsonapi, pages
-from .fastpath import SignedOutMeCache
+from .fastpath import MeHandler
+from .gate import SignInGate
 from .hosts import HostAllowlist, hosts_of
-from .state import Service, init_app, write_cookie
+from .state import Service, SessionPurger, init_app, write_cookie
 
 #: Seconds a client is told to wait when the store is busy.
 RETRY_AFTER_BUSY = 1
@@ -74,10 +76,23 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    # The one measured speed-up (BENCHMARKS.md, "/api/me"): a signed-out
-    # /api/me, asked by every page view of a visitor without a session, is
-    # replayed from the app's own earlier answer; see onebar.web.fastpath.
-    app.wsgi_app = SignedOutMeCache(app.wsgi_app, settings.cookie_name)  # type: ignore[method-assign]
+    state = Service(
+        settings=settings,
+        store=store,
+        codec=SessionCodec(settings.secret_keys, settings.session_max_age),
+        throttle=Throttle(limits_storage(settings, store), settings.login_rate_limit,  # type: ignore[arg-type]
+                          settings.login_ip_rate_limit, settings.login_attempt_rate_limit,
+                          settings.login_ip_attempt_rate_limit),
+        apps=tuple(store.list_apps()),
+        hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
+        purger=SessionPurger(store, settings.session_purge_interval),
+    )
+    init_app(app, state)
+    # GET /api/me, signed in or out, is answered without Flask (same answer,
+    # tested on both paths); everything else goes to Flask.
+    # Requests that hash a password: a few at a time, the rest 503 at once.
+    app.wsgi_app = SignInGate(app.wsgi_app, places=2 * settings.hashing_threads)  # type: ignore[method-assign]
+    app.wsgi_app = MeHandler(app.wsgi_app, state)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         # X-Forwarded-Host is not believed: set public_url for the public host.
@@ -86,16 +101,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # Outermost: a request for a foreign host name reaches nothing else.
         app.wsgi_app = HostAllowlist(  # type: ignore[method-assign]
             app.wsgi_app, hosts_of(settings.public_url, settings.allowed_hosts))
-
-    state = Service(
-        settings=settings,
-        store=store,
-        codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=Throttle(limits_storage(settings, store), settings.login_rate_limit,  # type: ignore[arg-type]
-                          settings.login_ip_rate_limit),
-        apps=tuple(store.list_apps()),
-    )
-    init_app(app, state)
     static_dir = _static_dir()
 
     @app.template_filter("isotime")
@@ -174,6 +179,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         app.logger.warning("store error on %s %s: %s", request.method, request.path, exc)
         message = "The service is busy. Please try again in a moment." if isinstance(exc, StoreBusy) else (
             "The service cannot reach its data store right now.")
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
+        if request.path.startswith("/api/"):
+            return jsonify(error=message), 503, headers
+        return render_template("error.html", title="Try again shortly", message=message), 503, headers
+
+    @app.errorhandler(ServiceBusy)
+    def service_busy(exc: ServiceBusy) -> tuple[Response | str, int, dict[str, str]]:
+        app.logger.warning("busy on %s %s: %s", request.method, request.path, exc)
+        message = "The service is busy. Please try again in a moment."
         headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
         if request.path.startswith("/api/"):
             return jsonify(error=message), 503, headers

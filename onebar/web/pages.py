@@ -90,12 +90,16 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     if not form.validate_on_submit():
         return render_template("login.html", form=form), 400
     address, email = request.remote_addr or "", form.email.data or ""
-    wait = ob.throttle.retry_after(address, email)
+    # Failures first (guessing), then every attempt (each costs a hash).
+    wait = ob.throttle.retry_after(address, email) or ob.throttle.attempt(address, email)
     if wait is not None:
         return _too_many("login.html", wait, form)
     found = ob.store.get_credentials(email)
-    # verify() spends the same time whether or not the account exists.
-    if not passwords.verify(found[1] if found else None, form.password.data or "") or found is None:
+    # verify() spends the same time whether or not the account exists; the
+    # pool bounds how many run at once (503 past it).
+    with ob.hashing.slot():
+        matched = passwords.verify(found[1] if found else None, form.password.data or "")
+    if not matched or found is None:
         ob.throttle.count(address, email)
         form.form_errors.append("That email and password do not match an account.")
         return render_template("login.html", form=form), 401
@@ -118,10 +122,10 @@ def signup() -> str | Response | tuple[str, int]:
     if wait is not None:
         return _too_many("signup.html", wait, form)
     ob.throttle.count(address, SIGNUP)
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
     try:
-        user = ob.store.create_user(
-            form.email.data or "", form.name.data or "", passwords.hash_password(form.password.data or "")
-        )
+        user = ob.store.create_user(form.email.data or "", form.name.data or "", hashed)
     except DuplicateError:
         form.email.errors = ["An account with this email already exists. Sign in instead?"]
         return render_template("signup.html", form=form), 409
@@ -188,12 +192,16 @@ def change_password():  # type: ignore[no-untyped-def]
         page, _ = _account_page(password=form)
         return page, 429, {"Retry-After": str(wait)}
     found = ob.store.get_credentials(active.user.email)
-    if found is None or not passwords.verify(found[1], form.current.data or ""):
+    with ob.hashing.slot():
+        matched = found is not None and passwords.verify(found[1], form.current.data or "")
+    if not matched:
         ob.throttle.count(address, subject)
         form.current.errors = ["That is not your current password."]
         return _account_page(password=form, status=400)
     # One transaction: the new password and the end of every existing session.
-    ob.store.set_password(active.user.id, passwords.hash_password(form.password.data or ""))
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
+    ob.store.set_password(active.user.id, hashed)
     start_session(active.user.id)  # this browser carries on, with a fresh session
     flash("Your password is changed. Every other device is signed out.")
     return redirect(url_for(".account"), 303)

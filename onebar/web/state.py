@@ -9,12 +9,15 @@ at most once per request and let the response re-issue or clear the cookie.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 
-from ..exc import StoreBusy
+from ..exc import StoreBusy, StoreError
+from ..passwords import HashingPool
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
@@ -36,6 +39,9 @@ class Service:
     #: Registered apps, read once at start-up: the app switcher, the CORS
     #: allowlist and the ``next=`` allowlist all come from this one list.
     apps: tuple[App, ...]
+    #: Bounds the password hashes running at once in this process.
+    hashing: HashingPool = field(default_factory=HashingPool)
+    purger: SessionPurger | None = None
     app_origins: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +52,34 @@ class Service:
 
     def redirect_origins(self) -> frozenset[str]:
         return self.app_origins | {self.own_origin()}
+
+
+class SessionPurger:
+    """Deletes expired and revoked sessions while the service runs, not only at start-up.
+
+    :meth:`maybe` is called after each sign-in and does the work at most once
+    per ``interval`` seconds in this process (0: every time); a busy or
+    unreachable store only postpones it.
+    """
+
+    def __init__(self, store: Store, interval: int) -> None:
+        self.store = store
+        self.interval = interval
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def maybe(self, now: float) -> int:
+        with self._lock:
+            if now < self._next:
+                return 0
+            self._next = now + self.interval
+        try:
+            return self.store.purge_sessions(before=int(now))
+        except StoreError as exc:
+            logging.getLogger("onebar").warning("purging dead sessions failed, will retry: %s", exc)
+            with self._lock:
+                self._next = 0.0
+            return 0
 
 
 def onebar() -> Service:
@@ -94,6 +128,8 @@ def start_session(user_id: str) -> None:
     )
     g.onebar_cookie = ob.codec.encode(sid, user_id)
     g.onebar_active = None  # the new session counts from the next request
+    if ob.purger is not None:
+        ob.purger.maybe(time.time())
 
 
 def end_session() -> None:
@@ -112,9 +148,12 @@ def write_cookie(response: Response) -> Response:
     if "onebar_cookie" not in g:
         return response
     s = onebar().settings
+    # Secure when configured, and always on an https request (behind a
+    # trusted proxy that says https, without public_url set).
+    secure = bool(s.cookie_secure) or request.scheme == "https"
     if g.onebar_cookie is None:
         response.delete_cookie(
-            s.cookie_name, path="/", domain=s.cookie_domain, secure=s.cookie_secure, httponly=True, samesite="Lax"
+            s.cookie_name, path="/", domain=s.cookie_domain, secure=secure, httponly=True, samesite="Lax"
         )
     else:
         response.set_cookie(
@@ -123,7 +162,7 @@ def write_cookie(response: Response) -> Response:
             max_age=s.session_max_age,
             path="/",
             domain=s.cookie_domain,
-            secure=s.cookie_secure,
+            secure=secure,
             httponly=True,
             samesite="Lax",
         )

@@ -17,7 +17,7 @@ import pytest
 
 from onebar.demo import DEMO_USERS
 
-from ..live import Service, free_port, run_server, start_service
+from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 
 ADA, GRACE = DEMO_USERS
 
@@ -39,7 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     apps = [("tasks", "Tasks", url["tasks"] + "/"), ("notes", "Notes", url["notes"] + "/"),
             ("handbook", "Handbook", url["handbook"] + "/")]
     with ExitStack() as stack:
-        service = stack.enter_context(start_service(base / "service", apps=apps, users=DEMO_USERS))
+        service = stack.enter_context(start_service(base / "service", apps=apps, users=DEMO_USERS, env=MANY_SIGN_INS))
         for site, module, health, where in (
             ("tasks", "demo_apps.flask_tasks", "/healthz", "--data-dir"),
             ("notes", "demo_apps.django_notes", "/healthz", "--data-dir"),
