@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import loadgen, me, profile, report, scale
+from . import loadgen, me, report, scale, servers, storm
 
-BENCHES = ("me", "profile", "middleware", "browser", "scale")
+BENCHES = ("servers", "me", "storm", "middleware", "browser", "scale", "store")
 
 INTRO = """\
 # Benchmarks
@@ -26,17 +26,17 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only me,scale  # some of: me, profile, middleware, browser, scale
-    python -m bench.profile          # the in-process profile alone
+    python -m bench --only servers,me  # some of: servers, me, storm, middleware, browser, scale, store
     python -m bench.drill            # the reliability drill (its section is at the end)
 
 Reading the ratios: for requests per second, 1.00 means as fast as the
 baseline and 0.50 half as fast; for latency, 1.00 means as quick and 2.00
 twice as slow. A ⚠ marks a run that saw socket errors or non-2xx answers.
 On this shared machine the same ratio moves by up to about ±0.07 from one run
-to the next (benchmark 1's signed-in row at 64 connections and the profile's
-"as served" row are the same measurement, minutes apart); `--rounds 5` steadies
-it at the cost of time. Absolute requests per second move far more.
+to the next, more while other work runs (benchmark 0's granian row and
+benchmark 1's signed-in row at 64 connections measure nearly the same thing,
+minutes apart); `--rounds 5` steadies it at the cost of time. Absolute
+requests per second and p99 latencies move far more.
 """
 
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     connections = [int(c) for c in args.connections.split(",")]
     sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
              else [10, 10_000, 100_000] if args.quick else list(scale.SIZES))
-    if any(b in only for b in ("me", "middleware", "scale")):
+    if any(b in only for b in ("servers", "me", "middleware", "scale", "store")):
         try:
             loadgen.require_wrk()
         except loadgen.LoadgenMissing as exc:
@@ -85,15 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="onebar-bench-") as tmp:
         work = Path(tmp)
+        section("servers", lambda: servers.markdown(
+            servers.run(work, rounds=rounds, seconds=seconds, progress=log), command))
         section("me", lambda: me.markdown(
             me.run(work, connections=connections, rounds=rounds, seconds=seconds, progress=log), command))
-
-        def run_profile() -> str:
-            fx = profile.fixture(work)
-            served = profile.through_server(work, rounds=rounds, seconds=seconds, progress=log)
-            return profile.markdown(profile.costs(fx), profile.stages(fx), served, command)
-
-        section("profile", run_profile)
+        section("storm", lambda: storm.markdown(storm.run(work, seconds=6.0, progress=log), command))
         if "middleware" in only:
             from . import middleware
 
@@ -105,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             section("browser", lambda: browser.markdown(browser.run(work, progress=log), command))
         section("scale", lambda: scale.markdown(
             scale.run(work, sizes=sizes, rounds=rounds, seconds=seconds, progress=log), command))
+        if "store" in only:
+            from . import stores
+
+            section("store", lambda: stores.markdown(
+                stores.run(work, connections=connections, rounds=rounds, seconds=seconds, progress=log), command))
 
     if not args.no_write:
         report.write_sections(args.out, sections)

@@ -9,11 +9,12 @@ headers (CORS for registered origins, ``Cache-Control: no-store``,
 ``Vary: Origin, Cookie``, ``X-Content-Type-Options``, ``Referrer-Policy``).
 ``tests/bench/test_baseline.py`` checks the answers stay identical.
 
-Served with the same server and settings as ``onebar serve``::
+Served with the same server and settings as ``onebar serve`` (granian)::
 
-    python -m bench.baseline --data-dir DIR --port 5100 --threads 8
+    ONEBAR_DATA_DIR=DIR python -m bench.servers granian baseline --port 5100 --workers 1 --threads 8
 
-(secret keys from ``ONEBAR_SECRET_KEYS``, exactly as the service reads them).
+(secret keys from ``ONEBAR_SECRET_KEYS``, exactly as the service reads them;
+``python -m bench.baseline --data-dir DIR`` serves it with waitress).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from onebar import logs
 from onebar.sessions import MAX_COOKIE_LENGTH, SESSION_SALT
 
 _LOOKUP = (
@@ -188,6 +191,16 @@ def from_data_dir(data_dir: str | Path, secret_keys: Sequence[str]) -> BaselineA
     return BaselineApp(database, secret_keys, apps)
 
 
+def app_from_env() -> BaselineApp:
+    """The baseline over ``ONEBAR_DATA_DIR`` with ``ONEBAR_SECRET_KEYS`` (a factory for any WSGI server)."""
+    import os
+
+    keys = [k.strip() for k in os.environ.get("ONEBAR_SECRET_KEYS", "").split(",") if k.strip()]
+    if not keys or not os.environ.get("ONEBAR_DATA_DIR"):
+        raise SystemExit("set ONEBAR_DATA_DIR and ONEBAR_SECRET_KEYS (comma separated, oldest first)")
+    return from_data_dir(os.environ["ONEBAR_DATA_DIR"], keys)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import os
 
@@ -202,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     keys = [k.strip() for k in os.environ.get("ONEBAR_SECRET_KEYS", "").split(",") if k.strip()]
     if not keys:
         parser.error("set ONEBAR_SECRET_KEYS (comma separated, oldest first)")
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run(from_data_dir(args.data_dir, keys), host=args.host, port=args.port, threads=args.threads,
         name="onebar-baseline")
 

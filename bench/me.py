@@ -1,7 +1,7 @@
 """Benchmarks 1 and 2: ``GET /api/me`` signed in and signed out, against the baseline.
 
 Both servers run over the same database (1 000 users, each with a session)
-under the same server and settings (waitress, 8 threads, ``localhost``); the
+under the same server and settings (granian, 1 worker × 8 threads, ``localhost``); the
 requests carry ``Origin`` of a registered app, as the bar's do. Before any load
 both answers are checked to be the same document.
 """
@@ -24,7 +24,7 @@ USERS = 1000
 MAX_AGE = 14 * 24 * 3600
 
 
-def same_answer(a: procs.Server, b: procs.Server, headers: dict[str, str]) -> dict[str, object]:
+def same_answer(a: procs.ChildServer, b: procs.ChildServer, headers: dict[str, str]) -> dict[str, object]:
     """Both servers answer the same status and document (links aside: ports differ)."""
     docs = []
     for server in (a, b):
@@ -69,8 +69,8 @@ def markdown(results: dict[str, list[Row]], command: str) -> str:
 
     out = ["## 1–2. `GET /api/me` against a raw-WSGI baseline", "",
            "Signed in (a valid cookie, `Origin` of a registered app) and signed out (no cookie), through "
-           "`onebar serve` (waitress, 8 threads) and through `bench/baseline.py` under the same "
-           "`onebar.wsgiserver.run` with the same threads, over the same database of "
+           "`onebar serve` (granian, 1 worker × 8 threads, access log on) and through `bench/baseline.py` under "
+           "the same server with the same worker and threads, over the same database of "
            f"{USERS:,} users. Ratio = onebar req/s ÷ baseline req/s, median of the per-round ratios; "
            "latencies are medians over rounds of wrk's percentiles.", "", stamp(command), ""]
     for key, title in (("me_signed_in", "1. Signed in"), ("me_signed_out", "2. Signed out (the anonymous fast path)")):

@@ -48,11 +48,11 @@ class MiddlewareResult:
     added_us: dict[str, float] = field(default_factory=dict)
 
 
-def _app_server(mode: str, data: Path, keys: tuple[str, str], service_url: str) -> procs.Server:
+def _app_server(mode: str, data: Path, keys: tuple[str, str], service_url: str) -> procs.ChildServer:
     port = procs.free_port()
     argv = [sys.executable, "-m", "bench.mwapp", "--mode", mode, "--service-url", service_url,
             "--database", str(data / "onebar.sqlite3"), "--host", procs.HOST, "--port", str(port)]
-    return procs.Server(f"mwapp {mode}", argv, port, data / f"mwapp-{mode}.log", procs.service_env(data, keys))
+    return procs.server(f"mwapp {mode}", argv, port, data / f"mwapp-{mode}.log", procs.service_env(data, keys))
 
 
 def _wall_us(app: Callable[..., Any], environ: dict[str, Any], calls: int = 300, batches: int = 5) -> float:

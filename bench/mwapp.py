@@ -13,10 +13,12 @@ service is.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from onebar import logs
 from onebar.integrations.wsgi import LocalVerifier, OnebarMiddleware, RemoteVerifier
 from onebar.store import SQLiteStore
 
@@ -57,6 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     keys = [k for k in os.environ.get("ONEBAR_SECRET_KEYS", "").split(",") if k]
     app = make(args.mode, service_url=args.service_url, keys=keys, database=args.database)
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run(app, host=args.host, port=args.port, threads=args.threads, name=f"mwapp-{args.mode}")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ("intro", "me", "profile", "middleware", "browser", "scale", "drill")
+ORDER = ("intro", "servers", "me", "storm", "middleware", "browser", "scale", "store", "drill")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
@@ -43,7 +43,9 @@ def machine() -> str:
     except (OSError, IndexError):
         wrk = "?"
     cores = len(__import__("os").sched_getaffinity(0))
-    return (f"{platform.system()} {platform.machine()}, {cores} cores shared with other work, "
+    load = __import__("os").getloadavg()[0]
+    return (f"{platform.system()} {platform.machine()}, {cores} cores shared with other work "
+            f"(load average {load:.1f} when the section started), "
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, wrk {wrk}")
 
 

@@ -69,7 +69,7 @@ def ratios(rows: Sequence[ScaleRow]) -> list[tuple[float, float]]:
 def run(workdir: Path, *, sizes: Sequence[int] = SIZES, rounds: int, seconds: float,
         progress: Callable[[str], None] = print) -> list[ScaleRow]:
     rows: list[ScaleRow] = []
-    servers: list[procs.Server] = []
+    servers: list[procs.ChildServer] = []
     targets: list[list[Request]] = []
     with ExitStack() as stack:
         for n in sizes:

@@ -1,4 +1,4 @@
-"""The ``onebar`` command: serve, demo, users, apps, keys and the audit log.
+"""The ``onebar`` command: serve, demo, users, apps, keys, the database and the audit log.
 
 Every command takes ``--data-dir DIR``, before or after the subcommand (else
 ``ONEBAR_DATA_DIR``, else a per-user data directory). Commands that only read
@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
+import os
 import re
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
-from . import audit, keys, passwords, tokens
+from . import audit, keys, logs, passwords, text, tokens
 from . import settings as settings_mod
-from .exc import NotFound, OnebarError
+from .exc import OnebarError
 from .settings import Settings
-from .store import App, SQLiteStore, User
+from .store import App, User, open_store
+from .store.sql import SQLStore
 
 
 class _Context:
@@ -39,15 +42,15 @@ class _Context:
             self._settings = settings_mod.load(data_dir=self.data_dir)
         return self._settings
 
-    def store(self, *, read_only: bool = False) -> SQLiteStore:
-        if read_only:
+    def store(self, *, upgrade: bool = True, read_only: bool = False) -> SQLStore:
+        if read_only and not (os.environ.get("ONEBAR_DATABASE_URL") or os.environ.get("ONEBAR_CONFIG")):
             where = Path(self.data_dir).expanduser() if self.data_dir else settings_mod.default_data_dir()
             if not where.exists():
                 _fail(f"there is no data directory at {where} yet (nothing to show; 'onebar user add' or "
                       "'onebar serve' creates it)")
-        return SQLiteStore(self.settings.database)  # type: ignore[arg-type]
+        return open_store(self.settings, upgrade=upgrade)
 
-    def record(self, store: SQLiteStore, event: str, *, user: User | None = None, email: str = "",
+    def record(self, store: SQLStore, event: str, *, user: User | None = None, email: str = "",
                app: str = "", detail: str = "") -> None:
         audit.record(store, event, user=user, email=email, app=app, detail=detail or "by operator (CLI)")
 
@@ -56,9 +59,9 @@ pass_ctx = click.make_pass_decorator(_Context)
 
 
 def shown(value: object) -> str:
-    """Every piece of user data the CLI prints passes through here (one place
-    to make it safe for a terminal)."""
-    return "" if value is None else str(value)
+    """Every piece of user data the CLI prints passes through here: control,
+    format and separator characters escaped (:func:`onebar.text.for_terminal`)."""
+    return "" if value is None else text.for_terminal(str(value))
 
 
 def _say(*fields: object) -> None:
@@ -93,18 +96,36 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @cli.command()
 @_data_dir_option
 @click.option("--host", default="localhost", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (about one per core).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Worker threads of the WSGI server.")
+              help="Threads per worker process.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One JSON line per request on stderr (default: on, or ONEBAR_ACCESS_LOG).")
 @pass_ctx
-def serve(ctx: _Context, host: str, port: int, threads: int) -> None:
-    """Run the identity service with a production WSGI server (waitress)."""
-    from .web import create_app
-    from .wsgiserver import run
+def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
+    """Run the identity service with a production WSGI server (granian).
 
+    SIGTERM or SIGINT lets requests in flight finish, then exits 0.
+    """
+    from .serving import run
+
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
+    settings = ctx.settings  # refuse a bad data dir or setting here, with one line, before any worker starts
     store = ctx.store()
     store.purge_sessions(before=int(time.time()))  # expired and revoked rows are of no more use
-    run(create_app(ctx.settings, store), host=host, port=port, threads=threads)
+    store.close()
+    # The workers build the app from the environment: hand them what the
+    # command line chose.
+    if workers > 1 and (settings.rate_limit_storage or "").startswith("memory:"):
+        click.echo(f"note: sign-in limits are counted per worker ({workers} workers each allow the configured "
+                   "attempts); leave ONEBAR_RATE_LIMIT_STORAGE unset to count them in the store, or set "
+                   "ONEBAR_REDIS_URL", err=True)
+    os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
+    if access_log is not None:
+        os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"
+    run(host=host, port=port, workers=workers, threads=threads)
 
 
 @cli.group(no_args_is_help=True)
@@ -113,7 +134,7 @@ def user() -> None:
     """Manage user accounts."""
 
 
-def _find_user(store: SQLiteStore, email: str) -> User:
+def _find_user(store: SQLStore, email: str) -> User:
     found = store.get_user_by_email(email)
     if found is None:
         _fail(f"no user with the email {shown(email)}")
@@ -146,7 +167,7 @@ def user_add(ctx: _Context, email: str, name: str, password_stdin: bool) -> None
     if not name.strip():
         _fail("the name must not be empty")
     store = ctx.store()
-    created = store.create_user(email, name.strip(), passwords.hash_password(password))
+    created = store.create_user(email, text.check_name(name), passwords.hash_password(password))
     ctx.record(store, "signup", user=created)
     click.echo(f"added user {shown(created.email)} ({created.id})")
 
@@ -270,19 +291,19 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
 def user_invite(ctx: _Context, email: str) -> None:
     """Send a sign-up link (valid 7 days) to EMAIL."""
     from .mail import Message, mailer_for
-    from .store import normalize_email
+    from .store.base import clean_email
     from .tokens import LinkSigner
 
     settings = ctx.settings
     if settings.signup == "closed":
         _fail("sign-up is closed (ONEBAR_SIGNUP=closed): use 'onebar user add', or set invite")
-    normalize_email(email)
+    email = clean_email(email)  # the address as it is stored (NFKC); ValidationError if it is none
     if not settings.public_url:
         _fail("set ONEBAR_PUBLIC_URL: the invitation link points to it")
     store = ctx.store()
     if store.get_user_by_email(email) is not None:
         _fail(f"{shown(email)} already has an account")
-    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email.strip()})
+    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email})
     link = f"{settings.public_url}/signup?invite={token}"
     mailer = mailer_for(settings)
     if not mailer.enabled:
@@ -290,8 +311,8 @@ def user_invite(ctx: _Context, email: str) -> None:
                    "(valid 7 days):")
         click.echo(link)
         return
-    mailer.send(Message(to=email.strip(), subject="You are invited to Onebar",
-                        body=f"Hello,\n\nYou are invited to create an Onebar account for {email.strip()}. "
+    mailer.send(Message(to=email, subject="You are invited to Onebar",
+                        body=f"Hello,\n\nYou are invited to create an Onebar account for {email}. "
                         f"The link works for 7 days:\n\n{link}\n"))
     click.echo(f"sent an invitation to {shown(email)}")
 
@@ -311,7 +332,7 @@ def app() -> None:
 def app_add(ctx: _Context, app_id: str, name: str, url: str) -> None:
     """Register an app. Running services pick it up when restarted."""
     store = ctx.store()
-    added = store.add_app(App(id=app_id, name=name, url=url))
+    added = store.add_app(App(id=app_id, name=text.check_name(name), url=url))
     ctx.record(store, "app.add", app=added.id, detail=f"by operator (CLI); {added.origin}")
     click.echo(f"registered {added.id} at {added.origin} (restart running services to apply)")
 
@@ -339,6 +360,80 @@ def app_remove(ctx: _Context, app_id: str) -> None:
         _fail(f"no app with id {app_id!r}")
     ctx.record(store, "app.remove", app=app_id)
     click.echo(f"removed {app_id} (restart running services to apply)")
+
+
+@cli.group("db", no_args_is_help=True)
+@_data_dir_option
+def db_group() -> None:
+    """The store's schema, and moving it to another engine."""
+
+
+@db_group.command("upgrade")
+@_data_dir_option
+@pass_ctx
+def db_upgrade(ctx: _Context) -> None:
+    """Apply the schema versions the store lacks (the service also does it at start-up)."""
+    store = ctx.store(upgrade=False)
+    try:
+        before, after = store.upgrade()
+    finally:
+        store.close()
+    where = _where(ctx.settings)
+    if before == after:
+        click.echo(f"{where}: schema version {after}, up to date")
+    else:
+        click.echo(f"{where}: upgraded the schema from version {before} to {after}")
+
+
+@db_group.command("copy")
+@click.option("--to", "target_url", required=True, metavar="URL",
+              help="The store to fill: postgresql://user:password@host/dbname (or sqlite:///path).")
+@click.option("--force", is_flag=True,
+              help="Replace the users, sessions, apps and audit log the target already holds.")
+@_data_dir_option
+@pass_ctx
+def db_copy(ctx: _Context, target_url: str, force: bool) -> None:
+    """Copy users, sessions, apps and the audit log from this store (the embedded SQLite one) to another.
+
+    Sessions keep working: a cookie issued before the copy is valid against
+    the target, given the same secret keys. Stop the service first, so
+    nothing is written to the source during the copy.
+    """
+    from .store import open_url
+    from .urls import mask_password
+
+    source = ctx.store()
+    try:
+        target = open_url(target_url)
+    except BaseException:
+        source.close()
+        raise
+    target_shown = mask_password(target_url)
+    try:
+        if repr(source) == repr(target):
+            _fail("the target is the store being copied")
+        held = {table: n for table, n in target.row_counts().items() if n}
+        if held and not force:
+            listed = ", ".join(f"{n} {_TABLE_WORDS.get(table, table)}" for table, n in held.items())
+            _fail(f"{target_shown} already holds {listed}: add --force to replace them with this copy")
+        tables = list(source.export_rows())
+        target.replace_rows(tables)
+        counts = target.row_counts()
+    finally:
+        target.close()
+        source.close()
+    copied = ", ".join(f"{counts[table]} {_TABLE_WORDS.get(table, table)}" for table, _, _ in tables)
+    click.echo(f"copied {copied} to {target_shown}")
+
+
+#: How ``db copy`` names a copied table in its report.
+_TABLE_WORDS = {"audit": "audit events"}
+
+
+def _where(settings: Settings) -> str:
+    from .urls import mask_password
+
+    return mask_password(settings.database_url) if settings.uses_postgres else str(settings.database)
 
 
 @cli.group("keys", no_args_is_help=True)

@@ -25,5 +25,9 @@ class NotFound(StoreError):
     """The record asked for does not exist."""
 
 
+class ServiceBusy(OnebarError):
+    """Too much expensive work at once (password hashing): the caller may retry shortly."""
+
+
 class ValidationError(OnebarError):
     """An input value (an email, an app URL, a name) is not acceptable."""

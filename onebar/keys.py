@@ -7,9 +7,11 @@ use. It is created once with owner-only permissions and never logged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from .exc import ConfigError
@@ -26,13 +28,25 @@ def _new_key() -> str:
 
 
 def _write(path: Path, keys: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(keys, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Replace the key file atomically; the result is always owner-only (0600).
+
+    The new keys go to a temporary file that is created here and now
+    (``mkstemp`` opens with ``O_EXCL`` and mode 0600), never to a name that
+    may already exist with looser permissions, and its mode is set on the open
+    descriptor before a byte is written.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(keys, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def load_or_create(data_dir: Path) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ SESSION_SALT = "onebar.session"
 
 #: Cookies longer than this are not even looked at (a real one is ~120 bytes).
 MAX_COOKIE_LENGTH = 1024
+
+#: What a session value looks like (itsdangerous' URL-safe format):
+#: payload.timestamp.signature in base64url, the payload prefixed with "." when
+#: compressed. Anything else is not a session cookie.
+SIGNED_VALUE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)

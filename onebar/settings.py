@@ -9,6 +9,8 @@ Every setting, with its variable::
 
     data_dir            ONEBAR_DATA_DIR            per-user data dir (platformdirs)
     database            ONEBAR_DATABASE            <data_dir>/onebar.sqlite3
+    database_url        ONEBAR_DATABASE_URL        none: the SQLite file above; postgresql://… for
+                                                   many nodes, or sqlite:///path (sets database)
     secret_keys         ONEBAR_SECRET_KEYS         comma separated, oldest first;
                                                    else <data_dir>/secret_keys.json
     public_url          ONEBAR_PUBLIC_URL          the URL browsers use for the service
@@ -19,7 +21,19 @@ Every setting, with its variable::
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
-    rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  memory:// (redis://… when scaled out)
+    login_attempt_rate_limit    ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT    "10/minute" sign-in attempts
+                                                   of any outcome, per account and address
+    login_ip_attempt_rate_limit ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT "60/minute" sign-in attempts
+                                                   of any outcome, per address
+    hashing_threads     ONEBAR_HASHING_THREADS     1: password hashes at once per worker
+                                                   process; as many more may wait, the rest get 503
+    hashing_wait        ONEBAR_HASHING_WAIT        2 (seconds a request waits for a hashing slot)
+    session_purge_interval ONEBAR_SESSION_PURGE_INTERVAL 600: at most this often (seconds), a
+                                                   sign-in deletes expired and revoked sessions
+    redis_url           ONEBAR_REDIS_URL           none: sign-in limits are counted in the store;
+                                                   redis://… to count them in Redis
+    rate_limit_storage  ONEBAR_RATE_LIMIT_STORAGE  none; any ``limits`` storage URI (memory://
+                                                   counts per process), below redis_url
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
     login_account_rate_limit ONEBAR_LOGIN_ACCOUNT_RATE_LIMIT "100/hour" failures per account from
@@ -34,12 +48,17 @@ Every setting, with its variable::
                                                    with an https public_url: never in production)
     signup              ONEBAR_SIGNUP              open | closed | invite
     signup_domains      ONEBAR_SIGNUP_DOMAINS      none (any); else comma-separated email domains
+    allowed_hosts       ONEBAR_ALLOWED_HOSTS       none: with public_url set, only its host is
+                                                   served (comma separated extra names, e.g.
+                                                   "onebar:8000" for internal callers)
+    access_log          ONEBAR_ACCESS_LOG          true: one JSON line per request on stderr
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +69,9 @@ import platformdirs
 
 from . import keys
 from .exc import ConfigError
+from .urls import is_postgres, mask_password, sqlite_path
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,8 @@ class Settings:
     data_dir: Path
     secret_keys: tuple[str, ...] = field(repr=False)
     database: Path | None = None
+    #: None: the SQLite file ``database``. Never shown: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
     #: True when the keys came from configuration: ``onebar keys rotate`` then
     #: refuses, because rotating is the configuration's owner's job.
     keys_from_config: bool = False
@@ -69,7 +93,13 @@ class Settings:
     session_renew_after: int = 24 * 3600
     login_rate_limit: str = "5/minute"
     login_ip_rate_limit: str = "30/minute"
-    rate_limit_storage: str = "memory://"
+    login_attempt_rate_limit: str = "10/minute"
+    login_ip_attempt_rate_limit: str = "60/minute"
+    hashing_threads: int = 1
+    hashing_wait: int = 2
+    session_purge_interval: int = 600
+    redis_url: str | None = field(default=None, repr=False)
+    rate_limit_storage: str | None = None
     trusted_proxies: int = 0
     login_account_rate_limit: str = "100/hour"
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
@@ -77,12 +107,20 @@ class Settings:
     dev_mode: bool = False
     signup: str = "open"
     signup_domains: tuple[str, ...] = ()
+    #: Host header values served besides public_url's (which alone sets the allowlist).
+    allowed_hosts: tuple[str, ...] = ()
+    access_log: bool = True
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
             raise ConfigError("at least one non-empty secret key is needed")
+        if self.database_url is not None:
+            self._check_database_url(self.database_url)
         if self.database is None:
             object.__setattr__(self, "database", self.data_dir / "onebar.sqlite3")
+        if self.redis_url is not None and not self.redis_url.lower().startswith(_REDIS_SCHEMES):
+            raise ConfigError(f"redis_url must be redis://host:port (or rediss://, redis+unix://), "
+                              f"not {mask_password(self.redis_url)!r}")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
@@ -90,17 +128,32 @@ class Settings:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.cookie_secure is None:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
+        if self.hashing_threads < 1 or self.hashing_wait < 0 or self.session_purge_interval < 0:
+            raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
         if self.signup not in SIGNUP_POLICIES:
             raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {self.signup!r}")
-        if isinstance(self.signup_domains, str):
-            object.__setattr__(self, "signup_domains", tuple(
-                d.strip().lstrip("@").casefold() for d in self.signup_domains.split(",") if d.strip()))
+        domains = self.signup_domains.split(",") if isinstance(self.signup_domains, str) else self.signup_domains
+        object.__setattr__(self, "signup_domains", tuple(
+            d.strip().lstrip("@").casefold() for d in domains if d.strip()))
         if self.smtp_url is not None and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
             raise ConfigError("smtp_url must look like smtp://host:25, smtp://host:587?starttls=true or smtps://host")
         if self.dev_mode and self.cookie_secure:
             raise ConfigError("dev_mode logs sign-in links: it is for http development only, not with https")
+
+    def _check_database_url(self, url: str) -> None:
+        if is_postgres(url):
+            return
+        path = sqlite_path(url)
+        if path is None:
+            raise ConfigError(f"database_url must be postgresql://user:password@host/dbname or "
+                              f"sqlite:///path/to/file.sqlite3, not {mask_password(url)!r}")
+        object.__setattr__(self, "database", path)
+
+    @property
+    def uses_postgres(self) -> bool:
+        return is_postgres(self.database_url)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -124,10 +177,13 @@ def _convert(name: str, value: object, kind: type) -> object:
             raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
     if kind is Path:
         return Path(str(value)).expanduser()
+    if kind is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} must be a comma separated list, not {value!r}")
+        return tuple(i.strip() for i in items if i.strip())
     if kind is str and isinstance(value, str):
         return value
-    if name == "signup_domains" and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ",".join(value)
     if isinstance(value, kind):
         return value
     raise ConfigError(f"{name} has the wrong type: {value!r}")
@@ -136,6 +192,8 @@ def _convert(name: str, value: object, kind: type) -> object:
 _KINDS: dict[str, type] = {
     "data_dir": Path,
     "database": Path,
+    "database_url": str,
+    "redis_url": str,
     "public_url": str,
     "cookie_name": str,
     "cookie_secure": bool,
@@ -144,14 +202,21 @@ _KINDS: dict[str, type] = {
     "session_renew_after": int,
     "login_rate_limit": str,
     "login_ip_rate_limit": str,
+    "login_attempt_rate_limit": str,
+    "login_ip_attempt_rate_limit": str,
     "rate_limit_storage": str,
+    "hashing_threads": int,
+    "hashing_wait": int,
+    "session_purge_interval": int,
     "trusted_proxies": int,
     "login_account_rate_limit": str,
     "smtp_url": str,
     "mail_from": str,
     "dev_mode": bool,
     "signup": str,
-    "signup_domains": str,
+    "signup_domains": tuple,
+    "allowed_hosts": tuple,
+    "access_log": bool,
 }
 
 
@@ -169,6 +234,12 @@ def prepare_data_dir(path: Path) -> Path:
         raise ConfigError(f"the data directory {path} is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"the data directory {path} is not writable")
+    mode = path.stat().st_mode
+    if mode & stat.S_IWOTH:
+        # Anyone on the machine could swap the database or the key file.
+        raise ConfigError(
+            f"the data directory {path} is writable by every user (mode {stat.S_IMODE(mode):o}): "
+            f"run 'chmod 700 {path}' or choose another directory")
     return path
 
 
@@ -230,6 +301,7 @@ def load(
     settings = Settings(**kwargs)  # type: ignore[arg-type]
     # SQLite opens a read-only file without a word and fails at the first write:
     # say so at start-up instead.
-    if os.access(settings.database, os.F_OK) and not os.access(settings.database, os.W_OK):  # type: ignore[arg-type]
+    if not settings.uses_postgres and os.access(settings.database, os.F_OK) and \
+            not os.access(settings.database, os.W_OK):  # type: ignore[arg-type]
         raise ConfigError(f"the database {settings.database} is read-only")
     return settings

@@ -6,7 +6,6 @@ A port that is taken (or a host that cannot be bound) raises
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from waitress.server import create_server
@@ -15,7 +14,6 @@ from .exc import ConfigError
 
 
 def run(app: Any, *, host: str = "localhost", port: int = 5000, threads: int = 8, name: str = "onebar") -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident=name, channel_timeout=30)
     except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from onebar.settings import Settings
 from onebar.store import App, SQLiteStore
 from onebar.web import create_app
 
+from bench.engines import PostgresServer, RedisServer
 from .live import TEST_SECRET_KEYS
 
 # Playwright's sync API keeps an asyncio loop running in the main thread for
@@ -73,10 +75,54 @@ def store(settings: Settings) -> Iterator[SQLiteStore]:
     s.close()
 
 
+# -- real PostgreSQL and Redis servers (tests/engines.py) --------------------------
+
+#: The store backends a parametrized store test runs on.
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        yield server.start()
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database of the session's PostgreSQL, dropped afterwards."""
+    name = "t_" + secrets.token_hex(6)
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.destroy()
+
+
+def open_test_store(backend: str, settings: Settings, request: pytest.FixtureRequest, **options: object):  # type: ignore[no-untyped-def]
+    """A store of ``backend`` (see BACKENDS): the settings' SQLite file or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return SQLiteStore(settings.database, **options)  # type: ignore[arg-type]
+    from onebar.store.postgres import PostgresStore
+
+    return PostgresStore(request.getfixturevalue("postgres_url"), **options)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def app(settings: Settings, store: SQLiteStore) -> Flask:
     app = create_app(settings, store)
     app.config["TESTING"] = True
+    # The test client's requests name the public URL's host, as browsers do.
+    app.config["SERVER_NAME"] = "localhost:5000"
     return app
 
 
@@ -116,8 +162,12 @@ class AuthActions:
         return self._client.post("/logout", data={"csrf_token": csrf_token(self._client, "/logout"), "next": next})
 
     def cookie(self) -> str | None:
-        c = self._client.get_cookie(self._app.extensions["onebar"].settings.cookie_name)
+        c = self._client.get_cookie(self._app.extensions["onebar.service"].settings.cookie_name)
         return c.value if c else None
+
+    def forget_device(self) -> None:
+        """Drop the device cookie: from now on a browser the account never signed in on."""
+        self._client.delete_cookie("onebar_device", path="/login")
 
     def me(self, **kwargs: object) -> dict:  # type: ignore[type-arg]
         return self._client.get("/api/me", **kwargs).get_json()  # type: ignore[no-any-return]
@@ -144,6 +194,7 @@ def mail_app(settings: Settings, store: SQLiteStore, mailbox) -> Flask:  # type:
     """The app, sending its mail through ``mailbox``."""
     app = create_app(settings.replace(smtp_url=mailbox.url), store)
     app.config["TESTING"] = True
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     return app
 
 

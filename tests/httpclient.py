@@ -5,6 +5,8 @@ It never follows redirects, so a test sees each ``Location`` itself.
 
 from __future__ import annotations
 
+import functools
+import http.client
 import http.cookiejar
 import re
 import urllib.error
@@ -33,13 +35,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class Browserish:
-    """Keeps cookies like a browser would for one origin; never follows redirects."""
+class _FromAddress(urllib.request.HTTPHandler):
+    """Connects from a given local address (e.g. 127.0.0.2: another client on loopback)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req: urllib.request.Request):  # type: ignore[no-untyped-def]
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.source, 0)), req)
+
+
+class Browserish:
+    """Keeps cookies like a browser would for one origin; never follows redirects.
+
+    :param source: the local address to connect from; ``127.0.0.2`` and
+        ``127.0.0.3`` are two clients on loopback, as a proxy sees them.
+    """
+
+    def __init__(self, base: str, source: str | None = None) -> None:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
+        handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()]
+        if source:
+            handlers.append(_FromAddress(source))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def request(self, method: str, path: str, *, data: dict[str, str] | None = None, json_body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Reply:

@@ -1,8 +1,10 @@
 """Real servers for tests: subprocesses on ephemeral localhost ports.
 
-Each server is started, polled on a health URL until it answers, and always
-stopped (werkzeug's ``dev_server`` fixture does the same). Output goes to a
-log file whose tail is shown when a server does not come up.
+Each server is a :class:`onebar.demo.process.ChildServer` (the helper
+``onebar demo`` and the benchmarks use too): started, polled on a health URL
+until it answers, and always stopped (werkzeug's ``dev_server`` fixture does
+the same). Output goes to a log file whose tail is shown when a server does
+not come up.
 
     with start_service(tmp_path, apps=[("notes", "Notes", "http://localhost:5001/")],
                        users=[("ada@example.com", "Ada", "password123")]) as svc:
@@ -12,16 +14,16 @@ log file whose tail is shown when a server does not come up.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from onebar.demo.process import ChildServer, free_port
+
+__all__ = ["ROOT", "TEST_SECRET_KEYS", "Service", "free_port", "onebar", "run_server", "service_env", "start_service"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,52 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEYS = ("test-old-key-0123456789abcdef0123456789", "test-new-key-0123456789abcdef0123456789")
 
 
-def free_port() -> int:
-    """A port that was free a moment ago on localhost."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("localhost", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status < 500:
-                    return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
-        time.sleep(0.05)
+#: For long-lived test services whose tests sign in more often than a person
+#: would (one account, one address, dozens of times a minute): every sign-in
+#: attempt is limited (10 a minute per account and address, 60 per address),
+#: which those tests are not about. tests/test_ratelimit.py and
+#: tests/test_signin_storm.py test the limits themselves.
+MANY_SIGN_INS = {"ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT": "1000/minute", "ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT": "1000/minute"}
 
 
 @contextmanager
@@ -87,20 +49,12 @@ def run_server(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 30.0,
-) -> Iterator[Server]:
+) -> Iterator[ChildServer]:
     """Start ``argv``, wait until ``url + health`` answers, stop it afterwards."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=cwd or ROOT)
-    server = Server(proc=proc, url=url, log=log)
-    try:
-        try:
-            wait_until_up(url + health, proc, timeout)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}\n--- {log} ---\n{server.log_tail()}") from None
+    server = ChildServer(f"the server at {url}", argv, url=url, log=log, health=health, env=dict(env or {}),
+                         cwd=cwd or ROOT)
+    with server.start(timeout):
         yield server
-    finally:
-        server.stop()
 
 
 def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -131,7 +85,7 @@ class Service:
     url: str
     port: int
     data_dir: Path
-    server: Server
+    server: ChildServer
 
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return onebar(self.data_dir, *args, input=input, check=check)
@@ -146,10 +100,12 @@ def start_service(
     users: Iterable[tuple[str, str, str]] = (),
     env: Mapping[str, str] | None = None,
     threads: int = 8,
+    workers: int = 1,
+    args: Sequence[str] = (),
 ) -> Iterator[Service]:
     """Register ``apps`` (id, name, url) and ``users`` (email, name, password), then serve.
 
-    The service runs exactly as ``onebar serve`` does (waitress), with the
+    The service runs exactly as ``onebar serve`` does (granian), with the
     test keys in :data:`TEST_SECRET_KEYS`.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +116,7 @@ def start_service(
     port = port or free_port()
     url = f"http://localhost:{port}"
     argv = [sys.executable, "-m", "onebar", "serve", "--host", "localhost", "--port", str(port),
-            "--threads", str(threads)]
+            "--threads", str(threads), "--workers", str(workers), *args]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:
         yield Service(url=url, port=port, data_dir=data_dir, server=server)

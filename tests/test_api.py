@@ -6,6 +6,7 @@ import jsonschema
 import pytest
 
 from .conftest import csrf_token
+from .live import ROOT
 
 
 def validate(document: dict, component: str, instance: object) -> None:
@@ -75,15 +76,16 @@ def test_health_answers_when_the_store_does(client, store):
 
 
 def test_the_script_is_served_with_an_etag_and_revalidates_to_304(client):
-    first = client.get("/onebar.js")
-    if first.status_code == 404:
-        pytest.fail("static/onebar.js is missing")
+    with client.get("/onebar.js") as first:  # a file response: closed as a server closes it
+        if first.status_code == 404:
+            pytest.fail("static/onebar.js is missing")
+        assert first.data == (ROOT / "static" / "onebar.js").read_bytes()
     assert first.mimetype == "text/javascript"
     assert first.headers["ETag"]
     assert "max-age" in first.headers["Cache-Control"]
-    again = client.get("/onebar.js", headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 304
-    assert again.data == b""
+    with client.get("/onebar.js", headers={"If-None-Match": first.headers["ETag"]}) as again:
+        assert again.status_code == 304
+        assert again.data == b""
 
 
 def test_profile_update_shows_on_me(client, auth):
@@ -149,7 +151,7 @@ def test_account_lists_sessions_and_can_sign_out_one_device(app, client, auth):
     phone.login()
     page = client.get("/account").get_data(as_text=True)
     assert "PhoneBrowser/1.0" in page and "(this browser)" in page
-    key = app.extensions["onebar"].store.list_sessions(auth.me()["user"]["id"], 0)
+    key = app.extensions["onebar.service"].store.list_sessions(auth.me()["user"]["id"], 0)
     phone_key = next(s.key for s in key if s.user_agent == "PhoneBrowser/1.0")
     response = client.post(f"/account/sessions/{phone_key}/revoke", data={"csrf_token": csrf_token(client, "/account")})
     assert response.status_code == 303
@@ -169,3 +171,14 @@ def test_clearing_the_picture_gives_null_again(client, auth):
         client.post("/account/profile", data={
             "csrf_token": csrf_token(client, "/account"), "name": "Ada", "avatar_url": url})
     assert auth.me()["user"]["avatar_url"] is None
+
+
+def test_the_service_app_may_also_use_the_flask_client_extension(app, auth):
+    """The service's own state and the client extension keep apart in app.extensions."""
+    from onebar.integrations.flask import Onebar
+
+    Onebar(app, service_url="http://localhost:5000")
+    auth.signup()
+    assert auth.me()["user"]["name"] == "Ada Lovelace"
+    assert auth.logout().status_code == 303
+    assert auth.me()["user"] is None

@@ -112,3 +112,25 @@ def test_unusable_data_dir_is_a_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     assert_one_error_line(cli(blocker / "data", "user", "list"), "data directory")
+
+
+def test_rotate_keeps_the_key_file_owner_only_even_over_a_loose_leftover(tmp_path):
+    # A leftover temp file from an interrupted run, or one planted world-readable.
+    assert cli(tmp_path, "user", "list").returncode == 0
+    for leftover in ("secret_keys.json.tmp", ".secret_keys.json.tmp"):
+        (tmp_path / leftover).write_text("[]")
+        (tmp_path / leftover).chmod(0o644)
+    result = cli(tmp_path, "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    key_file = tmp_path / "secret_keys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(json.loads(key_file.read_text())) == 2
+
+
+def test_a_world_writable_data_dir_is_refused(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)
+    result = cli(data, "user", "list")
+    assert_one_error_line(result, "writable by every user", "chmod 700")
+    assert not (data / "secret_keys.json").exists(), "no key is written where anyone could read or swap it"

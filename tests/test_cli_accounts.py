@@ -114,6 +114,7 @@ def test_invite_mails_a_sign_up_link_that_works_when_sign_up_is_by_invitation(se
     link = message.get_body(preferencelist=("plain",)).get_content().split("http://localhost:5000", 1)[1].split()[0]
 
     app = create_app(settings.replace(signup="invite"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     auth = AuthActions(app.test_client(), app)
     assert auth._client.get("/signup").status_code == 403, "no invitation, no sign-up"
     page = auth._client.get(link).get_data(as_text=True)

@@ -94,6 +94,7 @@ def test_secure_and_domain_cookie_attributes_when_configured(tmp_path, store, se
     from .conftest import AuthActions
 
     app = create_app(settings.replace(cookie_secure=True, cookie_domain="example.com"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"
     auth = AuthActions(app.test_client(), app)
     response = auth.signup()
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("onebar_session="))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from .httpclient import Browserish
-from .live import start_service
+from .live import MANY_SIGN_INS, start_service
 
 NOTES = "http://localhost:5001"
 TASKS = "https://tasks.example.com"
@@ -19,7 +19,7 @@ EMAIL, PASSWORD = "ada@example.com", "correct horse battery"
 def service(tmp_path_factory):
     data = Path(tmp_path_factory.mktemp("svc"))
     apps = [("notes", "Notes", NOTES + "/"), ("tasks", "Tasks", TASKS + "/")]
-    with start_service(data, apps=apps, users=[(EMAIL, "Ada Lovelace", PASSWORD)]) as svc:
+    with start_service(data, apps=apps, users=[(EMAIL, "Ada Lovelace", PASSWORD)], env=MANY_SIGN_INS) as svc:
         yield svc
 
 

@@ -1,4 +1,4 @@
-"""The service as `onebar serve` runs it: waitress on a real localhost port."""
+"""The service as `onebar serve` runs it: granian on a real localhost port."""
 
 import json
 import urllib.request

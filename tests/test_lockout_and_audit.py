@@ -50,6 +50,7 @@ def test_guessing_from_many_addresses_stops_at_the_per_account_limit_but_not_the
     from onebar.web import create_app
 
     app = create_app(settings.replace(login_account_rate_limit="8/hour"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     owner = browser(app)
     owner.signup()
     owner.logout()

@@ -154,6 +154,7 @@ def test_in_dev_mode_mail_off_logs_the_link(settings, store, caplog):
     from onebar.web import create_app
 
     app = create_app(settings.replace(dev_mode=True), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     auth = AuthActions(app.test_client(), app)
     with caplog.at_level(logging.WARNING, logger="onebar.mail"):
         auth.signup()
@@ -178,6 +179,7 @@ def test_a_mail_server_that_is_down_changes_nothing_the_visitor_sees_and_logs_no
     from onebar.web import create_app
 
     app = create_app(settings.replace(smtp_url=f"smtp://127.0.0.1:{free_port()}"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     auth = AuthActions(app.test_client(), app)
     auth.signup()
     with caplog.at_level(logging.ERROR, logger="onebar.mail"):
@@ -207,7 +209,7 @@ def test_reset_and_confirm_posts_need_their_csrf_token(app, client, auth, store)
 
     auth.signup()
     user = store.get_user_by_email("ada@example.com")
-    links = app.extensions["onebar"].links
+    links = app.extensions["onebar.service"].links
     reset = links.dumps(tokens.RESET, {"u": user.id, "v": store.get_token_version(user.id)})
     verify = links.dumps(tokens.VERIFY, {"u": user.id, "e": user.email})
     assert client.post(f"/password/reset/{reset}", data={"password": "hijacked pw", "confirm": "hijacked pw"}

@@ -85,3 +85,132 @@ def test_guessing_the_current_password_on_the_account_page_is_rate_limited(clien
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     auth.logout()
     assert auth.login().status_code == 303, "the password was not changed"
+
+
+def test_correct_sign_ins_are_limited_too(client, auth):
+    """Each sign-in costs a password hash: correct ones count against their own limit."""
+    auth.signup()
+    auth.logout()
+    answers = [auth.login().status_code for _ in range(11)]
+    assert answers[:10] == [303] * 10
+    assert answers[10] == 429
+
+
+def test_all_sign_in_attempts_from_one_address_are_capped(settings, store):
+    from onebar import passwords
+    from onebar.web import create_app
+
+    from .conftest import AuthActions
+
+    app = create_app(settings.replace(login_ip_attempt_rate_limit="5/minute"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
+    auth = AuthActions(app.test_client(), app)
+    for n in range(7):
+        store.create_user(f"u{n}@example.com", f"User {n}", passwords.hash_password(PASSWORD))
+    answers = [auth.login(email=f"u{n}@example.com").status_code for n in range(7)]
+    assert answers == [303] * 5 + [429, 429]
+
+
+def test_dead_sessions_are_purged_while_running(tmp_path):
+    from onebar import passwords
+    from onebar import settings as settings_mod
+    from onebar.store import SQLiteStore
+    from onebar.web import create_app
+
+    from .conftest import AuthActions
+    from .live import TEST_SECRET_KEYS
+
+    cfg = settings_mod.load(environ={}, data_dir=tmp_path / "d", secret_keys=list(TEST_SECRET_KEYS),
+                            session_purge_interval=0)
+    store = SQLiteStore(cfg.database)
+    try:
+        user = store.create_user("ada@example.com", "Ada Lovelace", passwords.hash_password(PASSWORD))
+        now = int(time.time())
+        expired = store.create_session(user.id, expires_at=now - 10)
+        revoked = store.create_session(user.id, expires_at=now + 3600)
+        store.revoke_session(revoked)
+        app = create_app(cfg, store)
+        client = app.test_client()
+        time.sleep(1.1)  # revoked a second ago: "before now"
+        assert AuthActions(client, app).login().status_code == 303
+        import sqlite3
+
+        with sqlite3.connect(cfg.database) as db:
+            rows = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        db.close()
+        assert rows == 1, "only the new session is left"
+        assert store.get_active_session(expired, now) is None
+    finally:
+        store.close()
+
+
+def test_the_hashing_pool_runs_one_hash_at_a_time_and_refuses_after_its_wait():
+    import threading
+
+    import pytest
+
+    from onebar.exc import ServiceBusy
+    from onebar.passwords import HashingPool
+
+    pool = HashingPool(threads=1, wait=0.2)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with pool.slot():
+            inside.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(5)
+    started = time.monotonic()
+    with pytest.raises(ServiceBusy):
+        with pool.slot():
+            pass
+    assert 0.15 < time.monotonic() - started < 2
+    release.set()
+    holder.join(5)
+    with pool.slot():
+        pass
+
+
+def test_hashing_requests_past_the_gate_get_503_at_once():
+    """Two places: a third concurrent sign-in is refused without reaching Flask."""
+    import threading
+
+    from werkzeug.test import EnvironBuilder
+
+    from onebar.web.gate import SignInGate
+
+    inside, release = threading.Event(), threading.Event()
+    entered = []
+
+    def slow_app(environ, start_response):
+        entered.append(1)
+        inside.set()
+        release.wait(5)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    gate = SignInGate(slow_app, places=2)
+    post = EnvironBuilder(path="/login", method="POST", data={"email": "x"}).get_environ
+    out = []
+
+    def call():
+        status = []
+        body = b"".join(gate(post(), lambda s, h, e=None: status.append(s)))
+        out.append((status[0], body))
+
+    holders = [threading.Thread(target=call) for _ in range(2)]
+    for t in holders:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(entered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    call()
+    assert out[0][0].startswith("503") and b"busy" in out[0][1]
+    release.set()
+    for t in holders:
+        t.join(5)
+    assert [s for s, _ in out[1:]] == ["200 OK", "200 OK"]
+    assert len(entered) == 2, "the refused request never reached the app"

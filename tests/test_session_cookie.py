@@ -231,3 +231,12 @@ def test_a_planted_session_is_not_adopted_by_sign_in(app, client, auth, store, s
     token = codec.decode(auth.cookie())
     assert token.sid != planted_sid
     assert auth.me()["user"]["name"] == "Ada Lovelace"
+
+
+def test_clearing_a_dead_cookie_on_the_api_keeps_one_vary_header(client):
+    """The fixed API headers go first, so the cookie's Vary: Cookie joins them (one header, not two)."""
+    client.set_cookie("onebar_session", "forged.cookie.value", domain="localhost")
+    response = client.get("/api/me")
+    assert response.get_json()["user"] is None
+    assert "onebar_session=;" in response.headers["Set-Cookie"]
+    assert response.headers.getlist("Vary") == ["Origin, Cookie"]

@@ -51,3 +51,23 @@ def test_cookie_is_secure_by_default_exactly_when_the_service_is_https(tmp_path,
     env = {"ONEBAR_PUBLIC_URL": url} if url else {}
     assert settings_mod.load(env, data_dir=tmp_path).cookie_secure is secure
     assert settings_mod.load({**env, "ONEBAR_COOKIE_SECURE": "true"}, data_dir=tmp_path).cookie_secure is True
+
+
+def test_database_and_redis_urls_pick_the_engines_and_never_show_their_passwords(tmp_path):
+    s = settings_mod.load({"ONEBAR_DATABASE_URL": "postgresql://onebar:pg-secret@db/onebar",
+                           "ONEBAR_REDIS_URL": "redis://:redis-secret@cache:6379/0"}, data_dir=tmp_path)
+    assert s.uses_postgres and s.redis_url == "redis://:redis-secret@cache:6379/0"
+    assert "pg-secret" not in repr(s) and "redis-secret" not in repr(s)
+    lite = settings_mod.load({"ONEBAR_DATABASE_URL": f"sqlite:///{tmp_path}/elsewhere.sqlite3"}, data_dir=tmp_path)
+    assert not lite.uses_postgres and lite.database == tmp_path / "elsewhere.sqlite3"
+
+
+@pytest.mark.parametrize("env,words", [
+    ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg-secret@db/onebar"}, "database_url must be"),
+    ({"ONEBAR_DATABASE_URL": "sqlite://relative.db"}, "database_url must be"),
+    ({"ONEBAR_REDIS_URL": "memcached://onebar:pg-secret@cache"}, "redis_url must be"),
+], ids=["mysql", "sqlite-without-path", "not-redis"])
+def test_unknown_database_or_redis_urls_are_refused_with_the_password_masked(tmp_path, env, words):
+    with pytest.raises(ConfigError, match=words) as caught:
+        settings_mod.load(env, data_dir=tmp_path)
+    assert "pg-secret" not in str(caught.value)

@@ -13,6 +13,7 @@ from .conftest import PASSWORD, AuthActions, csrf_token
 
 def service(settings, store, **changes):  # type: ignore[no-untyped-def]
     app = create_app(settings.replace(**changes), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     return AuthActions(app.test_client(), app)
 
 

@@ -1,12 +1,32 @@
-"""The SQLite store: case-insensitive emails, hashed session ids, schema on first start."""
+"""The store, on each backend (SQLite, PostgreSQL): case-insensitive emails, hashed
+session ids, apps in order, concurrent writers, transactions that fail cleanly."""
 
 import sqlite3
+import threading
 import time
 
 import pytest
 
-from onebar.exc import DuplicateError, ValidationError
-from onebar.store import App, SQLiteStore
+from onebar.exc import DuplicateError, StoreBusy, ValidationError
+from onebar.store import App, AuditEvent, SQLiteStore, schema
+
+from .conftest import APPS, BACKENDS, open_test_store
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request, settings):
+    s = open_test_store(request.param, settings, request)
+    for a in APPS:
+        s.add_app(a)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(settings):
+    s = SQLiteStore(settings.database)
+    yield s
+    s.close()
 
 
 def test_schema_is_created_on_first_start_in_wal_mode(tmp_path):
@@ -14,6 +34,11 @@ def test_schema_is_created_on_first_start_in_wal_mode(tmp_path):
     conn = sqlite3.connect(tmp_path / "db.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"users", "sessions", "apps"} <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def test_a_new_store_is_at_the_latest_schema_version(store):
+    assert store.schema_version() == schema.latest()
+    assert store.upgrade() == (schema.latest(), schema.latest())  # nothing left to do
 
 
 def test_emails_are_unique_whatever_their_case(store):
@@ -26,25 +51,31 @@ def test_emails_are_unique_whatever_their_case(store):
 def test_session_ids_are_not_stored_in_the_clear(store):
     user = store.create_user("ada@example.com", "Ada", "h")
     sid = store.create_session(user.id, expires_at=int(time.time()) + 60)
-    dump = "\n".join(sqlite3.connect(store.path).iterdump())
+    dump = repr(list(store.export_rows()))
+    assert "ada@example.com" in dump  # the dump does hold the data
     assert sid not in dump
     assert store.get_active_session(sid, int(time.time())).user.id == user.id
 
 
 @pytest.mark.parametrize("url", ["http://[::1]:5001/", "http://*.localhost:5001/", "https://*.example.com", "https://(a|b).example.com/",
                                  "null", "*", "https://[evil", "file:///etc/passwd"])
-def test_app_urls_are_literal_http_origins(store, url):
+def test_app_urls_are_literal_http_origins(sqlite_store, url):
     with pytest.raises(ValidationError):
-        store.add_app(App("x", "X", url))
+        sqlite_store.add_app(App("x", "X", url))
 
 
 def test_apps_keep_the_order_they_were_added(store):
     assert [a.id for a in store.list_apps()] == ["notes", "tasks"]
     store.add_app(App("wiki", "Wiki", "https://wiki.example.com/"))
     assert [a.id for a in store.list_apps()] == ["notes", "tasks", "wiki"]
+    with pytest.raises(DuplicateError):
+        store.add_app(App("wiki", "Wiki again", "https://wiki2.example.com/"))
+    assert store.remove_app("notes") and not store.remove_app("notes")
+    assert [a.id for a in store.list_apps()] == ["tasks", "wiki"]
 
 
-def test_a_failed_commit_releases_the_write_lock(store):
+def test_a_failed_commit_releases_the_write_lock(sqlite_store):
+    store = sqlite_store
     # A deferred foreign key makes COMMIT itself fail, as a full disk would.
     with pytest.raises(sqlite3.IntegrityError):
         with store._db(write=True) as db:
@@ -56,12 +87,51 @@ def test_a_failed_commit_releases_the_write_lock(store):
     assert store.create_user("grace@example.com", "Grace", "h").name == "Grace"
 
 
+def test_an_error_inside_a_write_rolls_it_back_and_frees_the_lock(store):
+    with pytest.raises(RuntimeError):
+        with store._db(write=True) as db:
+            db.execute("INSERT INTO users (id, email, email_key, name, password, created_at)"
+                       " VALUES ('u_half', 'half@example.com', 'half@example.com', 'Half', 'h', 0)")
+            raise RuntimeError("the process fails half-way")
+    assert store.get_user("u_half") is None
+    started = time.monotonic()
+    assert store.create_user("next@example.com", "Next", "h").name == "Next"
+    assert time.monotonic() - started < 3.0  # not the 5 s a held lock would cost
+
+
 def test_set_password_revokes_every_session_with_it(store):
     user = store.create_user("ada@example.com", "Ada", "old-hash")
     sids = [store.create_session(user.id, expires_at=int(time.time()) + 60) for _ in range(3)]
     store.set_password(user.id, "new-hash")
     assert store.get_credentials("ada@example.com")[1] == "new-hash"
     assert all(store.get_active_session(sid, int(time.time())) is None for sid in sids)
+
+
+def test_a_profile_update_cannot_change_the_password(store):
+    user = store.create_user("ada@example.com", "Ada", "old-hash")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 60)
+    with pytest.raises(TypeError):
+        store.update_user(user.id, password_hash="new-hash")  # only set_password, which revokes sessions
+    assert store.update_user(user.id, name="Ada L.").name == "Ada L."
+    assert store.get_credentials("ada@example.com")[1] == "old-hash"
+    assert store.get_active_session(sid, int(time.time())) is not None
+
+
+def test_sessions_expire_revoke_and_list(store):
+    ada = store.create_user("ada@example.com", "Ada", "h")
+    now = int(time.time())
+    first = store.create_session(ada.id, expires_at=now + 60, user_agent="Firefox", ip="10.0.0.1")
+    second = store.create_session(ada.id, expires_at=now + 60)
+    assert store.get_active_session(first, now + 61) is None  # expired
+    store.extend_session(first, expires_at=now + 120, now=now + 1)
+    assert store.get_active_session(first, now + 61).session.user_agent == "Firefox"
+    assert {s.key for s in store.list_sessions(ada.id, now)} == {
+        store.get_active_session(first, now).session.key, store.get_active_session(second, now).session.key}
+    assert store.revoke_user_sessions(ada.id, except_sid=first) == 1
+    assert store.get_active_session(second, now) is None
+    key = store.get_active_session(first, now).session.key
+    assert store.revoke_session_key(ada.id, key) and not store.revoke_session(first)
+    assert store.list_sessions(ada.id, now) == []
 
 
 def test_purge_drops_expired_and_revoked_sessions_only(store):
@@ -74,6 +144,105 @@ def test_purge_drops_expired_and_revoked_sessions_only(store):
     assert store.get_active_session(live, now) is not None
 
 
+def test_concurrent_sign_ups_and_sign_ins_are_all_kept(store, settings, request):
+    """Eight writers at once, each on its own store (as worker processes are): nothing lost, nothing refused."""
+    backend = request.node.callspec.params["store"]
+    acked: list[tuple[str, str]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    others = [store] + [open_other(backend, store) for _ in range(3)]
+
+    def writer(wid: int) -> None:
+        s = others[wid % len(others)]
+        try:
+            for n in range(8):
+                user = s.create_user(f"w{wid}-{n}@example.com", f"Writer {wid}", "h")
+                sid = s.create_session(user.id, expires_at=int(time.time()) + 60)
+                with lock:
+                    acked.append((user.email, sid))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for other in others[1:]:
+        other.close()
+    assert failures == []
+    assert len(acked) == 64
+    now = int(time.time())
+    assert all(store.get_active_session(sid, now).user.email == email for email, sid in acked)
+    assert len(store.list_users()) == 64
+
+
+def open_other(backend: str, store):  # type: ignore[no-untyped-def]
+    """A second store on the same database, as another worker process opens it."""
+    if backend == "sqlite":
+        return SQLiteStore(store.path)
+    from onebar.store.postgres import PostgresStore
+
+    return PostgresStore(store.url)
+
+
+def test_attempt_windows_count_across_workers_exactly(store, request):
+    """Two workers hitting one window at once accept exactly `limit` attempts between them."""
+    other = open_other(request.node.callspec.params["store"], store)
+    accepted: list[bool] = []
+    lock = threading.Lock()
+    now = time.time()
+
+    def hit(s) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(10):
+            ok = s.acquire_attempt("k", 7, 60, now)
+            with lock:
+                accepted.append(ok)
+
+    threads = [threading.Thread(target=hit, args=(s,)) for s in (store, other, store, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    other.close()
+    assert accepted.count(True) == 7
+    assert store.attempt_window("k", 60, now + 1) == (now, 7)
+    assert store.attempt_window("k", 60, now + 61) == (now + 61, 0)  # the window moved on
+    assert store.acquire_attempt("k", 7, 60, now + 61)
+    store.clear_attempts("k")
+    assert store.attempt_window("k", 60, now + 62)[1] == 0
+
+
+def test_a_store_waits_a_bounded_time_for_a_held_lock(store, request):
+    """Another writer holding the lock: a write fails with StoreBusy within the store's timeout, reads go on."""
+    backend = request.node.callspec.params["store"]
+    user = store.create_user("reader@example.com", "Reader", "h")
+    if backend == "sqlite":
+        quick = SQLiteStore(store.path, busy_timeout=0.3)
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        release = lambda: (holder.execute("ROLLBACK"), holder.close())  # noqa: E731
+    else:
+        import psycopg
+
+        from onebar.store.postgres import PostgresStore
+
+        quick = PostgresStore(store.url, lock_timeout=0.3)
+        holder = psycopg.connect(store.url)
+        holder.execute("LOCK TABLE users IN EXCLUSIVE MODE")  # readers pass, writers wait
+        release = lambda: (holder.rollback(), holder.close())  # noqa: E731
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy):
+            quick.create_user("writer@example.com", "Writer", "h")
+        assert time.monotonic() - started < 2.0
+        assert quick.get_user(user.id).name == "Reader"
+    finally:
+        release()
+    assert quick.create_user("writer@example.com", "Writer", "h").name == "Writer"
+    quick.close()
+
+
 def test_database_file_is_owner_only(tmp_path):
     SQLiteStore(tmp_path / "db.sqlite3").close()
     assert (tmp_path / "db.sqlite3").stat().st_mode & 0o077 == 0
@@ -81,7 +250,6 @@ def test_database_file_is_owner_only(tmp_path):
 
 def test_connections_of_finished_threads_are_closed(tmp_path):
     import gc
-    import threading
 
     s = SQLiteStore(tmp_path / "db.sqlite3")
     for _ in range(20):
@@ -90,3 +258,82 @@ def test_connections_of_finished_threads_are_closed(tmp_path):
         t.join()
     gc.collect()
     assert len(s._holders) <= 2, "one per live thread (this one), not one per thread ever"
+
+
+# -- the account lifecycle and the audit log (schema version 3), on both engines ----------
+
+def test_email_verification_follows_the_address(store):
+    user = store.create_user("Ada@Example.com", "Ada", "h")
+    assert not user.email_verified
+    assert not store.mark_email_verified(user.id, "someone-else@example.com")
+    assert store.mark_email_verified(user.id, "ADA@example.com")
+    assert store.get_user(user.id).email_verified
+    changed = store.set_email(user.id, "ada@lovelace.example")
+    assert changed.email == "ada@lovelace.example" and not changed.email_verified
+    assert not store.mark_email_verified(user.id, "ada@example.com"), "a link for the old address is dead"
+    assert store.get_user_by_email("ada@example.com") is None
+    assert store.get_user_by_email("ADA@lovelace.example").id == user.id
+
+
+def test_an_email_change_is_cleaned_and_unique(store):
+    ada = store.create_user("ada@example.com", "Ada", "h")
+    store.create_user("grace@example.com", "Grace", "h")
+    with pytest.raises(DuplicateError):
+        store.set_email(ada.id, "GRACE@example.com")
+    assert store.set_email(ada.id, " \uff41da@example.org ").email == "ada@example.org"  # NFKC, trimmed
+    with pytest.raises(ValidationError):
+        store.set_email(ada.id, "ada\u200b@example.org")
+
+
+def test_the_token_version_moves_with_every_password_and_email_change(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    assert store.get_token_version(user.id) == 0
+    store.set_password(user.id, "h2")
+    assert store.get_token_version(user.id) == 1
+    store.set_email(user.id, "ada@example.org")
+    assert store.get_token_version(user.id) == 2
+    assert store.get_token_version("u_nobody") is None
+
+
+def test_a_disabled_account_has_no_active_session_until_enabled(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    now = int(time.time())
+    sid = store.create_session(user.id, expires_at=now + 60)
+    assert store.set_disabled(user.id, True)
+    assert store.get_user(user.id).disabled
+    assert store.get_active_session(sid, now) is None
+    assert store.set_disabled(user.id, False) and not store.get_user(user.id).disabled
+    assert store.get_active_session(sid, now) is None, "disabling revoked the sessions for good"
+    assert store.get_active_session(store.create_session(user.id, expires_at=now + 60), now) is not None
+    assert not store.set_disabled("u_nobody", True)
+
+
+def test_deleting_an_account_keeps_its_audit_lines(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 60)
+    store.add_audit(AuditEvent("signup", 1_700_000_000, user.id, user.email))
+    assert store.delete_user(user.id) and not store.delete_user(user.id)
+    assert store.get_user(user.id) is None and store.get_active_session(sid, int(time.time())) is None
+    assert [e.event for e in store.list_audit(user_id=user.id)] == ["signup"]
+
+
+def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
+    at = 1_700_000_000
+    for i, (event, email) in enumerate([("login.failure", "Ada@Example.com"), ("login.lockout", "ada@example.com"),
+                                        ("login.success", "grace@example.com"), ("logout", "ADA@example.com")]):
+        store.add_audit(AuditEvent(event, at + (i // 2), "u_x" if i % 2 else None, email, "10.0.0.1", "notes"))
+    # two events in the same second stay in the order they were written
+    assert [e.event for e in store.list_audit()] == ["login.failure", "login.lockout", "login.success", "logout"]
+    assert [e.event for e in store.list_audit(email="ada@EXAMPLE.com")] == ["login.failure", "login.lockout",
+                                                                            "logout"]
+    assert [e.event for e in store.list_audit(user_id="u_x")] == ["login.lockout", "logout"]
+    assert [e.event for e in store.list_audit(since=at + 1)] == ["login.success", "logout"]
+    assert [e.event for e in store.list_audit(limit=2)] == ["login.success", "logout"], "the newest, oldest first"
+    first = store.list_audit()[0]
+    assert first == AuditEvent("login.failure", at, None, "Ada@Example.com", "10.0.0.1", "notes", "")
+
+
+def test_audit_fields_are_bounded(store):
+    store.add_audit(AuditEvent("login.failure", 1, None, "a" * 1000, "b" * 100, "c" * 100, "d" * 1000))
+    (event,) = store.list_audit()
+    assert (len(event.email), len(event.address), len(event.app), len(event.detail)) == (320, 64, 64, 200)

@@ -7,6 +7,7 @@ waitress (``python manage.py ...`` works as in any Django project).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
@@ -31,18 +32,20 @@ def main() -> None:
     import django
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import call_command
+    from waitress import serve
 
-    from onebar.exc import ConfigError
-    from onebar.wsgiserver import run
-
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         django.setup()
         call_command("migrate", interactive=False, verbosity=0)
         from notes_site.wsgi import application
-
-        run(application, host=args.host, port=args.port, threads=8, name="notes")
-    except (ConfigError, ImproperlyConfigured) as exc:
+    except ImproperlyConfigured as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        serve(application, host=args.host, port=args.port, threads=8, ident="notes", channel_timeout=30)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -23,7 +23,7 @@ from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from onebar.integrations.flask import Onebar, current_user, login_required
+from onebar.integrations.flask import Onebar, current_user, identity, login_required
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (
@@ -79,7 +79,7 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
 
     @app.after_request
     def headers(response: Response) -> Response:
-        service = app.extensions["onebar"].public_url
+        service = identity().public_url
         # The bar needs nothing beyond its own script and its API: a strict policy still works.
         response.headers.setdefault(
             "Content-Security-Policy",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
 
-from onebar.exc import ConfigError
-from onebar.wsgiserver import run
+from waitress import serve
+
+from onebar.integrations import ConfigError
 
 from . import create_app
 
@@ -23,11 +25,16 @@ def main() -> None:
                         help="where tasks.sqlite3 lives (default: $TASKS_DATA_DIR or a temporary directory)")
     args = parser.parse_args()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="onebar-tasks-")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"))
-        run(app, host=args.host, port=args.port, threads=8, name="tasks")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        serve(app, host=args.host, port=args.port, threads=8, ident="tasks", channel_timeout=30)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(1)
 
 

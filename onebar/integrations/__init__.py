@@ -9,5 +9,21 @@
 
 The adapters only translate; every decision (which cookie, how it is verified,
 how long an answer is cached, what "the service is down" means) is made once, in
-:mod:`onebar.integrations.wsgi`.
+the framework-free modules behind :mod:`onebar.integrations.wsgi`, one thing each:
+
+* ``identity`` – :class:`Identity`: which cookie, which verifier, the service's links;
+* ``verifiers`` – :class:`RemoteVerifier` (ask the service) and :class:`LocalVerifier`
+  (check the signature here, the session in the store);
+* ``meclient`` – the one HTTP question, ``GET /api/me``, with a deadline;
+* ``cache`` – the bounded TTL cache of answers, keyed by a hash of the cookie;
+* ``cookies`` – the cookie's name, shape and value (werkzeug's ``parse_cookie``);
+* ``user`` – :class:`OnebarUser`, the record every adapter hands out;
+* ``config`` – framework settings (``ONEBAR_*``, ``ONEBAR = {...}``) to an Identity.
+
+Import the public names from :mod:`onebar.integrations.wsgi` (or the adapters);
+a setting they cannot use raises :class:`ConfigError`, importable from here.
 """
+
+from ..exc import ConfigError
+
+__all__ = ["ConfigError"]

@@ -45,7 +45,7 @@ from asgiref.sync import sync_to_async
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import authenticate, get_backends, get_user_model
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
@@ -59,11 +59,15 @@ __all__ = ["OnebarBackend", "OnebarMiddleware", "get_user", "onebar"]
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
-class OnebarBackend(BaseBackend):
+class OnebarBackend(ModelBackend):
     """Map a verified :class:`OnebarUser` to the project's user model.
 
     Only :class:`OnebarMiddleware` calls it, with a user the service vouched
     for; it has no password path, so it cannot be used to guess passwords.
+    Permissions, groups, ``is_active``, ``is_staff`` and ``is_superuser`` are
+    Django's own: it is a :class:`~django.contrib.auth.backends.ModelBackend`
+    (as Django's ``RemoteUserBackend`` is) whose ``authenticate`` takes an
+    Onebar user instead of a username and password.
     """
 
     #: Create a user row on a user's first visit. Set False (in a subclass) to
@@ -106,17 +110,10 @@ class OnebarBackend(BaseBackend):
             user.save(update_fields=changed)
         return user
 
-    def user_can_authenticate(self, user: Any) -> bool:
-        """A user deactivated in this app (``is_active = False``) stays out."""
-        return getattr(user, "is_active", True) is not False
-
-    def get_user(self, user_id: Any) -> Any:
-        model = get_user_model()
-        try:
-            user = model._default_manager.get(pk=user_id)
-        except model.DoesNotExist:
-            return None
-        return user if self.user_can_authenticate(user) else None
+    async def aauthenticate(self, request: HttpRequest | None, onebar_user: OnebarUser | None = None,
+                            **kwargs: Any) -> Any:
+        # ModelBackend's own would check a username and password: there is no password path here.
+        return await sync_to_async(self.authenticate)(request, onebar_user=onebar_user, **kwargs)
 
 
 def get_user(request: HttpRequest, identity: Identity) -> Any:

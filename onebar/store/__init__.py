@@ -1,11 +1,13 @@
 """Where users, sessions and registered apps live.
 
 :class:`Store` is the interface the web layer and the CLI use;
-:class:`SQLiteStore` is the embedded default. Another engine (PostgreSQL)
-implements the same methods and is passed to ``create_app(settings, store)``.
+:class:`SQLiteStore` is the embedded default and
+:class:`onebar.store.postgres.PostgresStore` (the ``postgres`` extra) the one
+for many nodes. :func:`open_store` picks one from the settings.
 """
 
 from .base import ActiveSession, App, AuditEvent, Session, Store, User, normalize_email, normalize_origin
+from .factory import open_store, open_url
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -18,4 +20,6 @@ __all__ = [
     "User",
     "normalize_email",
     "normalize_origin",
+    "open_store",
+    "open_url",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from .. import text
 from ..exc import ValidationError
 
 
@@ -90,12 +91,20 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 APP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
-def normalize_email(email: str) -> str:
-    """The form an email is compared and stored in for uniqueness."""
-    email = email.strip()
+def clean_email(email: str) -> str:
+    """The email as it is stored and shown (NFKC, trimmed; see :mod:`onebar.text`).
+
+    Raises :class:`ValidationError` for anything that is not one plain address.
+    """
+    email = text.clean_email(email)
     if not _EMAIL.match(email) or "." not in email.rpartition("@")[2]:
         raise ValidationError("Enter an email address such as ada@example.com.")
-    return email.casefold()
+    return email
+
+
+def normalize_email(email: str) -> str:
+    """The form an email is compared and stored in for uniqueness."""
+    return text.email_key(clean_email(email))
 
 
 def normalize_origin(url: str) -> str:
@@ -133,7 +142,7 @@ class Store(Protocol):
     def get_credentials(self, email: str) -> tuple[User, str] | None: ...
     def list_users(self) -> list[User]: ...
     def update_user(
-        self, user_id: str, *, name: str | None = None, password_hash: str | None = None, avatar_url: str | None = None
+        self, user_id: str, *, name: str | None = None, avatar_url: str | None = None
     ) -> User: ...
     def set_password(self, user_id: str, password_hash: str) -> None: ...
     def get_user_by_email(self, email: str) -> User | None: ...
@@ -165,6 +174,15 @@ class Store(Protocol):
     def list_audit(
         self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...
+
+    # attempt windows: failed sign-ins counted where every worker sees them
+    def acquire_attempt(self, key: str, limit: int, window: float, now: float, amount: int = 1) -> bool: ...
+    def attempt_window(self, key: str, window: float, now: float) -> tuple[float, int]: ...
+    def clear_attempts(self, key: str) -> None: ...
+
+    # schema (onebar.store.schema): the version applied, and applying the rest
+    def schema_version(self) -> int: ...
+    def upgrade(self) -> tuple[int, int]: ...
 
     def ping(self) -> None: ...
     def close(self) -> None: ...

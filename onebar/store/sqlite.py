@@ -5,96 +5,28 @@ threads); writers wait up to ``busy_timeout`` seconds for the lock and then
 raise :class:`onebar.exc.StoreBusy`, which the web layer turns into
 ``503 Retry-After``. ``synchronous=FULL`` makes a committed write survive a
 crash of the process or of the machine, so an acknowledged sign-up is kept.
+Every worker process of one node opens the same file, so what they share
+(sessions, sign-in attempt windows) is shared without another server.
 
-Secret session ids are never stored: a session row is keyed by the SHA-256 of
-its id, so a copy of the database cannot be turned into cookies.
+The schema's version is ``PRAGMA user_version``: opening the store applies
+the migrations of :mod:`onebar.store.schema` it lacks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..exc import DuplicateError, NotFound, StoreBusy, StoreError, ValidationError
-from .base import APP_ID, ActiveSession, App, AuditEvent, Session, User, normalize_email, normalize_origin
+from ..exc import StoreBusy, StoreError
+from . import schema
+from .sql import SQLStore, session_key
 
-SCHEMA = [
-    # version 1
-    """
-    CREATE TABLE users (
-        id          TEXT PRIMARY KEY,
-        email       TEXT NOT NULL,
-        email_key   TEXT NOT NULL UNIQUE,
-        name        TEXT NOT NULL,
-        avatar_url  TEXT,
-        password    TEXT NOT NULL,
-        created_at  INTEGER NOT NULL
-    );
-    CREATE TABLE sessions (
-        key          TEXT PRIMARY KEY,
-        user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-        created_at   INTEGER NOT NULL,
-        last_seen_at INTEGER NOT NULL,
-        expires_at   INTEGER NOT NULL,
-        revoked_at   INTEGER,
-        user_agent   TEXT NOT NULL DEFAULT '',
-        ip           TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX sessions_user ON sessions(user_id, revoked_at);
-    CREATE TABLE apps (
-        id         TEXT PRIMARY KEY,
-        name       TEXT NOT NULL,
-        url        TEXT NOT NULL,
-        position   INTEGER NOT NULL
-    );
-    """,
-    # version 2: the account lifecycle (verification, disabling, single-use
-    # links) and the audit log. Plain SQL that PostgreSQL runs as well (there
-    # the audit id is "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY").
-    """
-    ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE users ADD COLUMN disabled_at INTEGER;
-    ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE audit (
-        id       INTEGER PRIMARY KEY,
-        at       INTEGER NOT NULL,
-        event    TEXT NOT NULL,
-        user_id  TEXT,
-        email    TEXT NOT NULL DEFAULT '',
-        address  TEXT NOT NULL DEFAULT '',
-        app      TEXT NOT NULL DEFAULT '',
-        detail   TEXT NOT NULL DEFAULT ''
-    );
-    CREATE INDEX audit_at ON audit(at);
-    CREATE INDEX audit_user ON audit(user_id, at);
-    """,
-]
-
-_USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at, u.email_verified, u.disabled_at"
-_NUSER = 7  # columns in _USER_COLS
-_SESSION_COLS = "s.key, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip"
-
-
-def session_key(sid: str) -> str:
-    """The stored, showable handle of a secret session id."""
-    return hashlib.sha256(sid.encode()).hexdigest()
-
-
-def _user(row: tuple) -> User:  # type: ignore[type-arg]
-    return User(id=row[0], email=row[1], name=row[2], avatar_url=row[3], created_at=row[4],
-                email_verified=bool(row[5]), disabled_at=row[6])
-
-
-def _session(row: tuple) -> Session:  # type: ignore[type-arg]
-    return Session(*row)
+__all__ = ["SQLiteStore", "session_key"]
 
 
 class _Holder:
@@ -114,24 +46,33 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in msg or "busy" in msg
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """:class:`onebar.store.Store` on one SQLite file.
 
     :param path: the database file; its directory must exist and be writable.
     :param busy_timeout: seconds a writer waits for the lock before
         :class:`StoreBusy`.
+    :param upgrade: apply missing schema versions now (``False``: leave that
+        to :meth:`upgrade`, as ``onebar db upgrade`` does to report them).
     """
 
     busy_timeout = 5.0
+    dialect = "sqlite"
+    _integrity_errors = (sqlite3.IntegrityError,)
 
-    def __init__(self, path: str | Path, *, busy_timeout: float | None = None) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float | None = None, upgrade: bool = True) -> None:
         self.path = Path(path)
         if busy_timeout is not None:
             self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._holders: weakref.WeakSet[_Holder] = weakref.WeakSet()
         self._create_private()
-        self._migrate()
+        self._wal()
+        if upgrade:
+            self.upgrade()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
 
     # -- plumbing ---------------------------------------------------------
 
@@ -186,7 +127,7 @@ class SQLiteStore:
                 raise
             raise StoreError(f"database error: {exc}") from None
 
-    def _migrate(self) -> None:
+    def _wal(self) -> None:
         conn = self._connect()
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -198,12 +139,25 @@ class SQLiteStore:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+
+    # -- schema -------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        with self._db() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def upgrade(self) -> tuple[int, int]:
+        """Apply the missing schema versions in one transaction; ``(before, after)``."""
         with self._db(write=True) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(SCHEMA[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+            before = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if before > schema.latest():
+                raise StoreError(f"the database {self.path} has schema version {before}, newer than this "
+                                 f"Onebar knows ({schema.latest()}): upgrade Onebar")
+            for number, migration in schema.pending(before):
+                for statement in migration.statements(self.dialect):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+        return before, max(before, schema.latest())
 
     def ping(self) -> None:
         with self._db() as db:
@@ -214,242 +168,3 @@ class SQLiteStore:
             holder.conn.close()
         self._holders = weakref.WeakSet()
         self._local = threading.local()
-
-    # -- users --------------------------------------------------------------
-
-    def create_user(self, email: str, name: str, password_hash: str) -> User:
-        key = normalize_email(email)
-        user = User(id="u_" + secrets.token_hex(8), email=email.strip(), name=name, avatar_url=None,
-                    created_at=int(time.time()))
-        try:
-            with self._db(write=True) as db:
-                db.execute(
-                    "INSERT INTO users (id, email, email_key, name, password, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (user.id, user.email, key, user.name, password_hash, user.created_at),
-                )
-        except sqlite3.IntegrityError:
-            raise DuplicateError("an account with this email already exists") from None
-        return user
-
-    def get_user(self, user_id: str) -> User | None:
-        with self._db() as db:
-            row = db.execute(f"SELECT {_USER_COLS} FROM users u WHERE u.id = ?", (user_id,)).fetchone()
-        return _user(row) if row else None
-
-    def get_credentials(self, email: str) -> tuple[User, str] | None:
-        try:
-            key = normalize_email(email)
-        except ValidationError:
-            return None
-        with self._db() as db:
-            row = db.execute(f"SELECT {_USER_COLS}, u.password FROM users u WHERE u.email_key = ?", (key,)).fetchone()
-        return (_user(row[:_NUSER]), row[_NUSER]) if row else None
-
-    def list_users(self) -> list[User]:
-        with self._db() as db:
-            rows = db.execute(f"SELECT {_USER_COLS} FROM users u ORDER BY u.created_at, u.email_key").fetchall()
-        return [_user(r) for r in rows]
-
-    def update_user(
-        self,
-        user_id: str,
-        *,
-        name: str | None = None,
-        password_hash: str | None = None,
-        avatar_url: str | None = None,
-    ) -> User:
-        changes: dict[str, str | None] = {k: v for k, v in (("name", name), ("password", password_hash)) if v}
-        if avatar_url is not None:
-            changes["avatar_url"] = avatar_url or None  # "" clears it
-        with self._db(write=True) as db:
-            if changes:
-                sets = ", ".join(f"{k} = ?" for k in changes)
-                db.execute(f"UPDATE users SET {sets} WHERE id = ?", (*changes.values(), user_id))
-            row = db.execute(f"SELECT {_USER_COLS} FROM users u WHERE u.id = ?", (user_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no user {user_id}")
-        return _user(row)
-
-    def set_password(self, user_id: str, password_hash: str) -> None:
-        """Change a password and revoke every session of the user, in one transaction.
-
-        Bumps the token version, so a password reset link works once.
-        """
-        with self._db(write=True) as db:
-            if db.execute("UPDATE users SET password = ?, token_version = token_version + 1 WHERE id = ?",
-                          (password_hash, user_id)).rowcount == 0:
-                raise NotFound(f"no user {user_id}")
-            db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                       (int(time.time()), user_id))
-
-    def get_user_by_email(self, email: str) -> User | None:
-        found = self.get_credentials(email)
-        return found[0] if found else None
-
-    def get_token_version(self, user_id: str) -> int | None:
-        with self._db() as db:
-            row = db.execute("SELECT token_version FROM users WHERE id = ?", (user_id,)).fetchone()
-        return int(row[0]) if row else None
-
-    def set_email(self, user_id: str, email: str) -> User:
-        """Change the email: it is unverified again, and older signed links die."""
-        key = normalize_email(email)
-        try:
-            with self._db(write=True) as db:
-                changed = db.execute(
-                    "UPDATE users SET email = ?, email_key = ?, email_verified = 0, token_version = token_version + 1"
-                    " WHERE id = ?", (email.strip(), key, user_id)).rowcount
-        except sqlite3.IntegrityError:
-            raise DuplicateError("an account with this email already exists") from None
-        if not changed:
-            raise NotFound(f"no user {user_id}")
-        return self.get_user(user_id)  # type: ignore[return-value]
-
-    def mark_email_verified(self, user_id: str, email: str) -> bool:
-        """Mark ``email`` verified if it is still the user's address."""
-        try:
-            key = normalize_email(email)
-        except ValidationError:
-            return False
-        with self._db(write=True) as db:
-            return db.execute("UPDATE users SET email_verified = 1 WHERE id = ? AND email_key = ?",
-                              (user_id, key)).rowcount > 0
-
-    def set_disabled(self, user_id: str, disabled: bool) -> bool:
-        """Disable (and revoke every session, in one transaction) or enable an account."""
-        now = int(time.time())
-        with self._db(write=True) as db:
-            changed = db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
-                                 (now if disabled else None, user_id)).rowcount
-            if disabled:
-                db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                           (now, user_id))
-        return changed > 0
-
-    def delete_user(self, user_id: str) -> bool:
-        """Delete an account and its sessions; its audit lines stay."""
-        with self._db(write=True) as db:
-            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
-            return db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
-
-    # -- sessions -------------------------------------------------------------
-
-    def create_session(self, user_id: str, *, expires_at: int, user_agent: str = "", ip: str = "") -> str:
-        sid = secrets.token_urlsafe(32)
-        now = int(time.time())
-        with self._db(write=True) as db:
-            db.execute(
-                "INSERT INTO sessions (key, user_id, created_at, last_seen_at, expires_at, user_agent, ip)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_key(sid), user_id, now, now, expires_at, user_agent[:300], ip[:64]),
-            )
-        return sid
-
-    def get_active_session(self, sid: str, now: int) -> ActiveSession | None:
-        with self._db() as db:
-            row = db.execute(
-                f"SELECT {_SESSION_COLS}, {_USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled_at IS NULL",
-                (session_key(sid), now),
-            ).fetchone()
-        if row is None:
-            return None
-        return ActiveSession(session=_session(row[:7]), user=_user(row[7:]))
-
-    def extend_session(self, sid: str, *, expires_at: int, now: int) -> None:
-        with self._db(write=True) as db:
-            db.execute(
-                "UPDATE sessions SET expires_at = ?, last_seen_at = ? WHERE key = ? AND revoked_at IS NULL",
-                (expires_at, now, session_key(sid)),
-            )
-
-    def revoke_session(self, sid: str) -> bool:
-        return self._revoke("key = ?", (session_key(sid),)) > 0
-
-    def revoke_session_key(self, user_id: str, key: str) -> bool:
-        return self._revoke("key = ? AND user_id = ?", (key, user_id)) > 0
-
-    def revoke_user_sessions(self, user_id: str, *, except_sid: str | None = None) -> int:
-        if except_sid is None:
-            return self._revoke("user_id = ?", (user_id,))
-        return self._revoke("user_id = ? AND key != ?", (user_id, session_key(except_sid)))
-
-    def _revoke(self, where: str, params: tuple[str, ...]) -> int:
-        with self._db(write=True) as db:
-            cur = db.execute(
-                f"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND {where}", (int(time.time()), *params)
-            )
-            return cur.rowcount
-
-    def list_sessions(self, user_id: str, now: int, limit: int = 50) -> list[Session]:
-        with self._db() as db:
-            rows = db.execute(
-                f"SELECT {_SESSION_COLS} FROM sessions s WHERE s.user_id = ? AND s.revoked_at IS NULL"
-                " AND s.expires_at > ? ORDER BY s.last_seen_at DESC LIMIT ?",
-                (user_id, now, limit),
-            ).fetchall()
-        return [_session(r) for r in rows]
-
-    def purge_sessions(self, before: int) -> int:
-        """Delete sessions that expired or were revoked before ``before``."""
-        with self._db(write=True) as db:
-            return db.execute(
-                "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", (before, before)
-            ).rowcount
-
-    # -- the audit log ----------------------------------------------------------
-
-    def add_audit(self, event: AuditEvent) -> None:
-        with self._db(write=True) as db:
-            db.execute(
-                "INSERT INTO audit (at, event, user_id, email, address, app, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (event.at, event.event, event.user_id, event.email[:320], event.address[:64], event.app[:64],
-                 event.detail[:200]),
-            )
-
-    def list_audit(
-        self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
-    ) -> list[AuditEvent]:
-        """The newest ``limit`` events, oldest first."""
-        where, params = ["1 = 1"], []
-        if user_id is not None:
-            where.append("user_id = ?")
-            params.append(user_id)
-        if email is not None:
-            where.append("LOWER(email) = ?")
-            params.append(email.strip().casefold())
-        if since is not None:
-            where.append("at >= ?")
-            params.append(since)
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT event, at, user_id, email, address, app, detail FROM audit"
-                f" WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", (*params, limit)
-            ).fetchall()
-        return [AuditEvent(*r) for r in reversed(rows)]
-
-    # -- apps -----------------------------------------------------------------
-
-    def add_app(self, app: App) -> App:
-        if not APP_ID.match(app.id):
-            raise ValidationError("an app id is 1-32 lower-case letters, digits, '-' or '_', such as 'notes'")
-        if not app.name.strip():
-            raise ValidationError("an app needs a name")
-        normalize_origin(app.url)
-        try:
-            with self._db(write=True) as db:
-                position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM apps").fetchone()[0]
-                db.execute("INSERT INTO apps (id, name, url, position) VALUES (?, ?, ?, ?)",
-                           (app.id, app.name.strip(), app.url, position))
-        except sqlite3.IntegrityError:
-            raise DuplicateError(f"an app with id {app.id!r} is already registered") from None
-        return app
-
-    def remove_app(self, app_id: str) -> bool:
-        with self._db(write=True) as db:
-            return db.execute("DELETE FROM apps WHERE id = ?", (app_id,)).rowcount > 0
-
-    def list_apps(self) -> list[App]:
-        with self._db() as db:
-            rows = db.execute("SELECT id, name, url FROM apps ORDER BY position").fetchall()
-        return [App(*r) for r in rows]

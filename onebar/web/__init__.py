@@ -5,34 +5,34 @@ Example::
     from onebar import settings
     from onebar.web import create_app
 
-    app = create_app(settings.load())      # a WSGI app; serve it with waitress
+    app = create_app(settings.load())      # a WSGI app; `onebar serve` serves it with granian
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, Request, Response, abort, jsonify, render_template, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Response, jsonify, render_template, request, send_from_directory
 from flask_cors import CORS
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..exc import StoreBusy, StoreError
+from ..exc import ServiceBusy, StoreBusy, StoreError
 from ..mail import mailer_for
-from ..ratelimit import Throttle
+from ..passwords import HashingPool
+from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
 from ..settings import Settings
-from ..store import SQLiteStore, Store
+from ..store import Store, open_store
 from ..tokens import LinkSigner
 from . import jsonapi, pages
-from .fastpath import SignedOutMeCache
-from .state import Onebar, init_app
+from .fastpath import MeHandler
+from .gate import SignInGate
+from .hosts import HostAllowlist, hosts_of
+from .state import Service, SessionPurger, init_app, write_cookie
 
 #: Seconds a client is told to wait when the store is busy.
 RETRY_AFTER_BUSY = 1
@@ -44,54 +44,32 @@ def _static_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "static"
 
 
-@dataclass
-class _Script:
-    """onebar.js, read once and again only when the file changes."""
-
-    path: Path
-    stamp: tuple[int, int] | None = None
-    body: bytes = b""
-    etag: str = ""
-
-    def load(self) -> "_Script":
-        st = os.stat(self.path)
-        if (st.st_mtime_ns, st.st_size) != self.stamp:
-            body = self.path.read_bytes()
-            self.body, self.etag, self.stamp = body, hashlib.sha256(body).hexdigest()[:20], (st.st_mtime_ns, st.st_size)
-        return self
-
-
-#: Paths that never use Flask's session (CSRF tokens, flash messages).
-_SESSIONLESS = ("/api/", "/assets/", "/healthz", "/onebar.js")
-
 #: Headers every response gets; HTML pages get a CSP too, the API a Vary.
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
 _API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", "Origin, Cookie")]
 
 
-class _PagesSession(SecureCookieSessionInterface):
-    """Flask's cookie session, opened only for the HTML pages that use it.
+def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) -> None:
+    """Run ``hooks`` after each request in the order given.
 
-    The JSON API, the script and health checks never read or write it, so they
-    skip its cookie parsing and signature check.
+    Flask runs ``after_request`` hooks last-registered first; registering them
+    reversed here keeps the order readable where it matters.
     """
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if request.path.startswith(_SESSIONLESS):
-            return None  # Flask substitutes a read-only null session
-        return super().open_session(app, request)
+    for hook in reversed(hooks):
+        app.after_request(hook)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
-    store = store if store is not None else SQLiteStore(settings.database)  # type: ignore[arg-type]
+    store = store if store is not None else open_store(settings)
     app = Flask(__name__, static_folder="assets", static_url_path="/assets")
-    app.session_interface = _PagesSession()
     app.config.update(
         # Flask's own session cookie carries only the CSRF token and flash
         # messages; the identity cookie is ours (settings.cookie_name).
         SECRET_KEY=settings.secret_keys[-1],
         SECRET_KEY_FALLBACKS=list(settings.secret_keys[:-1]),
-        SESSION_COOKIE_NAME="onebar_csrf",
+        # "__Host-" where the browser allows it (Secure, no Domain): a sibling
+        # subdomain cannot plant this cookie for the parent domain.
+        SESSION_COOKIE_NAME="__Host-onebar_csrf" if settings.cookie_secure else "onebar_csrf",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
@@ -100,24 +78,34 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.wsgi_app = SignedOutMeCache(app.wsgi_app, settings.cookie_name)  # type: ignore[method-assign]
+    state = Service(
+        settings=settings,
+        store=store,
+        codec=SessionCodec(settings.secret_keys, settings.session_max_age),
+        throttle=Throttle(limits_storage(settings, store), settings.login_rate_limit,  # type: ignore[arg-type]
+                          settings.login_ip_rate_limit, settings.login_attempt_rate_limit,
+                          settings.login_ip_attempt_rate_limit, settings.login_account_rate_limit),
+        apps=tuple(store.list_apps()),
+        mailer=mailer_for(settings),
+        links=LinkSigner(settings.secret_keys),
+        hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
+        purger=SessionPurger(store, settings.session_purge_interval),
+    )
+    init_app(app, state)
+    # GET /api/me, signed in or out, is answered without Flask (same answer,
+    # tested on both paths); everything else goes to Flask.
+    # Requests that hash a password: a few at a time, the rest 503 at once.
+    app.wsgi_app = SignInGate(app.wsgi_app, places=2 * settings.hashing_threads)  # type: ignore[method-assign]
+    app.wsgi_app = MeHandler(app.wsgi_app, state)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         # X-Forwarded-Host is not believed: set public_url for the public host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
-
-    state = Onebar(
-        settings=settings,
-        store=store,
-        codec=SessionCodec(settings.secret_keys, settings.session_max_age),
-        throttle=Throttle(settings.rate_limit_storage, settings.login_rate_limit, settings.login_ip_rate_limit,
-                          settings.login_account_rate_limit),
-        apps=tuple(store.list_apps()),
-        mailer=mailer_for(settings),
-        links=LinkSigner(settings.secret_keys),
-    )
-    init_app(app, state)
-    script = _Script(_static_dir() / "onebar.js")
+    if settings.public_url:
+        # Outermost: a request for a foreign host name reaches nothing else.
+        app.wsgi_app = HostAllowlist(  # type: ignore[method-assign]
+            app.wsgi_app, hosts_of(settings.public_url, settings.allowed_hosts))
+    static_dir = _static_dir()
 
     @app.template_filter("isotime")
     def isotime(seconds: int, human: bool = False) -> str:
@@ -129,7 +117,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         f"form-action 'self' {' '.join(sorted(state.app_origins))}; frame-ancestors 'none'"
     )
 
-    @app.after_request
     def security_headers(response: Response) -> Response:
         h = response.headers
         if request.path.startswith("/api/"):
@@ -149,9 +136,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             h.setdefault("X-Frame-Options", "DENY")
         return response
 
-    # flask-cors gets the literal origins of registered apps only. Its hook is
-    # registered after the one above, so it runs before it (Flask runs
-    # after_request hooks in reverse order).
+    # The fixed headers first: the cookie's Vary: Cookie joins the API's Vary
+    # instead of standing beside it.
+    _after_request_in_order(app, security_headers, write_cookie)
+
+    # flask-cors gets the literal origins of registered apps only. Its hook
+    # touches only Access-Control-* headers, so its place among the others
+    # does not matter.
     CORS(
         app,
         resources={r"/api/*": {}},
@@ -182,22 +173,25 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     @app.get("/onebar.js")
     def onebar_js() -> Response:
-        try:
-            current = script.load()
-        except FileNotFoundError:
-            abort(404)
-        response = Response(current.body, mimetype="text/javascript")
-        response.set_etag(current.etag)
-        response.cache_control.public = True
-        response.cache_control.max_age = 300
+        # An ETag, If-None-Match → 304, Cache-Control: public, max-age=300.
+        response = send_from_directory(static_dir, "onebar.js", mimetype="text/javascript", max_age=300)
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        return response.make_conditional(request)
+        return response
 
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
         app.logger.warning("store error on %s %s: %s", request.method, request.path, exc)
         message = "The service is busy. Please try again in a moment." if isinstance(exc, StoreBusy) else (
             "The service cannot reach its data store right now.")
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
+        if request.path.startswith("/api/"):
+            return jsonify(error=message), 503, headers
+        return render_template("error.html", title="Try again shortly", message=message), 503, headers
+
+    @app.errorhandler(ServiceBusy)
+    def service_busy(exc: ServiceBusy) -> tuple[Response | str, int, dict[str, str]]:
+        app.logger.warning("busy on %s %s: %s", request.method, request.path, exc)
+        message = "The service is busy. Please try again in a moment."
         headers = {"Retry-After": str(RETRY_AFTER_BUSY)}
         if request.path.startswith("/api/"):
             return jsonify(error=message), 503, headers

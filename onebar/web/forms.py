@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, URLField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from .. import passwords
+from .. import passwords, text
 from ..exc import ValidationError as OnebarValidationError
 from ..store import normalize_email, normalize_origin
 
@@ -19,8 +19,10 @@ def _email(form: FlaskForm, field: EmailField) -> None:
 
 
 def _printable(form: FlaskForm, field: StringField) -> None:
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in field.data or ""):
-        raise ValidationError("Use letters, digits and punctuation only.")
+    try:
+        text.check_name(field.data or "")
+    except OnebarValidationError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def _https_url(form: FlaskForm, field: URLField) -> None:

@@ -24,20 +24,27 @@ def _tail(apps: tuple[Any, ...], base: str) -> str:
     }, separators=(",", ":"))[1:]
 
 
-def me_response() -> Response:
-    """Everything the bar needs, in one answer (DESIGN.md, ``GET /api/me``).
+def me_body(user: Any, apps: tuple[Any, ...], base: str) -> str:
+    """The ``/api/me`` document for ``user`` (a store User or None), links under ``base``.
 
     Built from strings rather than one ``jsonify``: it is the request every
     page view of every app makes, and only ``user`` changes between them.
+    ``onebar.web.fastpath`` answers with the same function.
     """
+    doc = "null"
+    if user is not None:
+        doc = json.dumps({"id": user.id, "name": user.name, "email": user.email, "initials": user.initials,
+                          "avatar_url": user.avatar_url, "email_verified": user.email_verified},
+                         separators=(",", ":"))
+    return f'{{"user":{doc},{_tail(apps, base)}\n'
+
+
+def me_response() -> Response:
+    """Everything the bar needs, in one answer (DESIGN.md, ``GET /api/me``)."""
     ob = onebar()
     active = current_session()
-    user = "null"
-    if active is not None:
-        u = active.user
-        user = json.dumps({"id": u.id, "name": u.name, "email": u.email, "initials": u.initials,
-                           "avatar_url": u.avatar_url, "email_verified": u.email_verified}, separators=(",", ":"))
-    return Response(f'{{"user":{user},{_tail(ob.apps, ob.own_origin())}\n', mimetype="application/json")
+    body = me_body(active.user if active is not None else None, ob.apps, ob.own_origin())
+    return Response(body, mimetype="application/json")
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -70,7 +77,9 @@ def logout() -> Response | tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    response = jsonify(document(onebar().own_origin()))
+    # The same document whatever the Host header says, so a shared cache can
+    # keep it: the configured public URL, else "/" (relative to the document).
+    response = jsonify(document(onebar().settings.public_url or "/"))
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response

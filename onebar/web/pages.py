@@ -15,7 +15,7 @@ from ..audit import DESCRIPTIONS
 from ..exc import DuplicateError, ValidationError
 from ..mail import Message, send_later
 from ..redirects import safe_next
-from ..store import User, normalize_email
+from ..store import User, normalize_email, normalize_origin
 from .devices import describe
 from .forms import (ConfirmForm, DeleteForm, EmailForm, ForgotForm, LoginForm, PasswordForm, ProfileForm,
                     ResetForm, SignupForm)
@@ -106,6 +106,48 @@ def _write_device_cookie(response: Response) -> Response:
     return response
 
 
+@bp.before_request
+def refuse_cross_origin_forms() -> tuple[str, int] | None:
+    """Every form POST must come from the service's own pages.
+
+    The CSRF token alone does not stop login CSRF: a page on a sibling
+    subdomain can plant the CSRF cookie for the parent domain and post a
+    token it fetched itself, signing the victim in as the attacker. So a
+    state-changing form is refused unless the browser says it was sent from
+    this origin: ``Origin`` when present, else ``Sec-Fetch-Site``, else the
+    ``Referer``. A client that sends none of them (curl, a privacy proxy)
+    still needs the CSRF token and cookie, which no other site can read.
+    """
+    if request.method != "POST" or _from_own_origin():
+        return None
+    current_app.logger.warning(
+        "refused a form POST to %s from another origin (Origin %r, Sec-Fetch-Site %r); if this service's "
+        "public origin is not %s, set ONEBAR_PUBLIC_URL", request.path, request.headers.get("Origin"),
+        request.headers.get("Sec-Fetch-Site"), onebar().own_origin())
+    return render_template(
+        "error.html", title="Please try again",
+        message="This form was sent from another site. Open the page on this site and try again."), 403
+
+
+def _from_own_origin() -> bool:
+    own = onebar().own_origin()
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return _same_origin(origin, own)
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")  # "none": the user typed it or used a bookmark
+    referer = request.headers.get("Referer")
+    return not referer or _same_origin(referer, own)
+
+
+def _same_origin(url: str, own: str) -> bool:
+    try:
+        return normalize_origin(url) == normalize_origin(own)
+    except ValidationError:
+        return False  # "null", a foreign scheme, garbage
+
+
 def _next_target(default: str = "/") -> str:
     raw = request.form.get("next") if request.method == "POST" else request.args.get("next")
     return safe_next(raw, onebar().redirect_origins(), default)
@@ -135,12 +177,18 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     address, email = _address(), form.email.data or ""
     device = _device_for(email)
     app = ob.app_for(_next_target(default=""))
-    wait = ob.throttle.retry_after(address, email, device=device, anywhere=True)
+    # Failures first (guessing), then every attempt (each costs a hash). A
+    # browser this account signed in on before counts in windows of its own.
+    wait = (ob.throttle.retry_after(address, email, device=device, anywhere=True)
+            or ob.throttle.attempt(address, email, device=device))
     if wait is not None:
         return _too_many("login.html", wait, form)
     found = ob.store.get_credentials(email)
-    # verify() spends the same time whether or not the account exists.
-    if not passwords.verify(found[1] if found else None, form.password.data or "") or found is None:
+    # verify() spends the same time whether or not the account exists; the
+    # pool bounds how many run at once (503 past it).
+    with ob.hashing.slot():
+        matched = passwords.verify(found[1] if found else None, form.password.data or "")
+    if not matched or found is None:
         ob.throttle.count(address, email, device=device, anywhere=True)
         user = found[0] if found else None
         typed = _typed_email(email)
@@ -200,10 +248,10 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
         return render_template("signup.html", form=form, invited=invited, domains=domains), 429, {
             "Retry-After": str(wait)}
     ob.throttle.count(address, SIGNUP)
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
     try:
-        user = ob.store.create_user(
-            form.email.data or "", form.name.data or "", passwords.hash_password(form.password.data or "")
-        )
+        user = ob.store.create_user(form.email.data or "", form.name.data or "", hashed)
     except DuplicateError:
         form.email.errors = ["An account with this email already exists. Sign in instead?"]
         return render_template("signup.html", form=form, invited=invited, domains=domains), 409
@@ -261,7 +309,9 @@ def _check_password(active, form_field, subject: str):  # type: ignore[no-untype
         form_field.errors = [f"Too many attempts. Try again in {wait} seconds."]
         return wait
     found = ob.store.get_credentials(active.user.email)
-    if found is None or not passwords.verify(found[1], form_field.data or ""):
+    with ob.hashing.slot():
+        matched = found is not None and passwords.verify(found[1], form_field.data or "")
+    if not matched:
         ob.throttle.count(address, subject)
         form_field.errors = ["That is not your current password."]
         return 0
@@ -300,12 +350,16 @@ def change_password():  # type: ignore[no-untyped-def]
         page, _ = _account_page(password=form)
         return page, 429, {"Retry-After": str(wait)}
     found = ob.store.get_credentials(active.user.email)
-    if found is None or not passwords.verify(found[1], form.current.data or ""):
+    with ob.hashing.slot():
+        matched = found is not None and passwords.verify(found[1], form.current.data or "")
+    if not matched:
         ob.throttle.count(address, subject)
         form.current.errors = ["That is not your current password."]
         return _account_page(password=form, status=400)
     # One transaction: the new password and the end of every existing session.
-    ob.store.set_password(active.user.id, passwords.hash_password(form.password.data or ""))
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
+    ob.store.set_password(active.user.id, hashed)
     _audit("password.change", active.user, detail="other sessions signed out")
     start_session(active.user.id)  # this browser carries on, with a fresh session
     flash("Your password is changed. Every other device is signed out.")
@@ -502,7 +556,9 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
         return render_template("reset.html", form=form, user=user), (200 if request.method == "GET" else 400)
     # One transaction: the new password, a new token version (this link dies)
     # and the end of every session of the account.
-    ob.store.set_password(user.id, passwords.hash_password(form.password.data or ""))
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
+    ob.store.set_password(user.id, hashed)
     _audit("password.reset", user, detail="all sessions signed out")
     start_session(user.id)
     _remember_device(user.email)

@@ -1,19 +1,24 @@
 """What the web layer shares per app: the collaborators and the current session.
 
-:class:`Onebar` is built once by :func:`onebar.web.create_app` and kept in
-``app.extensions["onebar"]``. The helpers below resolve the browser's session
+:class:`Service` is built once by :func:`onebar.web.create_app` and kept in
+``app.extensions[EXTENSION_KEY]`` (``"onebar.service"``: the client-side
+Flask extension of :mod:`onebar.integrations.flask` keeps its own ``"onebar"``).
+The helpers below resolve the browser's session
 at most once per request and let the response re-issue or clear the cookie.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 
-from ..exc import StoreBusy
+from ..exc import StoreBusy, StoreError
 from ..mail import Mailer
+from ..passwords import HashingPool
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
@@ -21,8 +26,14 @@ from ..store import ActiveSession, App, Store
 from ..tokens import LinkSigner
 
 
+#: Where the service keeps its :class:`Service` in ``app.extensions``.
+EXTENSION_KEY = "onebar.service"
+
+
 @dataclass(frozen=True)
-class Onebar:
+class Service:
+    """The service's collaborators, shared by every request of one app."""
+
     settings: Settings
     store: Store
     codec: SessionCodec
@@ -30,8 +41,13 @@ class Onebar:
     #: Registered apps, read once at start-up: the app switcher, the CORS
     #: allowlist and the ``next=`` allowlist all come from this one list.
     apps: tuple[App, ...]
+    #: Sends mail (reset, verification and invitation links); a no-op when mail is off.
     mailer: Mailer
+    #: Signs and checks the links sent by mail.
     links: LinkSigner
+    #: Bounds the password hashes running at once in this process.
+    hashing: HashingPool = field(default_factory=HashingPool)
+    purger: SessionPurger | None = None
     app_origins: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,8 +77,37 @@ class Onebar:
         return ""
 
 
-def onebar() -> Onebar:
-    return current_app.extensions["onebar"]  # type: ignore[no-any-return]
+class SessionPurger:
+    """Deletes expired and revoked sessions while the service runs, not only at start-up.
+
+    :meth:`maybe` is called after each sign-in and does the work at most once
+    per ``interval`` seconds in this process (0: every time); a busy or
+    unreachable store only postpones it.
+    """
+
+    def __init__(self, store: Store, interval: int) -> None:
+        self.store = store
+        self.interval = interval
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def maybe(self, now: float) -> int:
+        with self._lock:
+            if now < self._next:
+                return 0
+            self._next = now + self.interval
+        try:
+            return self.store.purge_sessions(before=int(now))
+        except StoreError as exc:
+            logging.getLogger("onebar").warning("purging dead sessions failed, will retry: %s", exc)
+            with self._lock:
+                self._next = 0.0
+            return 0
+
+
+def onebar() -> Service:
+    """This app's :class:`Service`."""
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
 
 def current_session() -> ActiveSession | None:
@@ -106,6 +151,8 @@ def start_session(user_id: str) -> None:
     )
     g.onebar_cookie = ob.codec.encode(sid, user_id)
     g.onebar_active = None  # the new session counts from the next request
+    if ob.purger is not None:
+        ob.purger.maybe(time.time())
 
 
 def end_session() -> None:
@@ -124,9 +171,12 @@ def write_cookie(response: Response) -> Response:
     if "onebar_cookie" not in g:
         return response
     s = onebar().settings
+    # Secure when configured, and always on an https request (behind a
+    # trusted proxy that says https, without public_url set).
+    secure = bool(s.cookie_secure) or request.scheme == "https"
     if g.onebar_cookie is None:
         response.delete_cookie(
-            s.cookie_name, path="/", domain=s.cookie_domain, secure=s.cookie_secure, httponly=True, samesite="Lax"
+            s.cookie_name, path="/", domain=s.cookie_domain, secure=secure, httponly=True, samesite="Lax"
         )
     else:
         response.set_cookie(
@@ -135,7 +185,7 @@ def write_cookie(response: Response) -> Response:
             max_age=s.session_max_age,
             path="/",
             domain=s.cookie_domain,
-            secure=s.cookie_secure,
+            secure=secure,
             httponly=True,
             samesite="Lax",
         )
@@ -143,6 +193,6 @@ def write_cookie(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask, state: Onebar) -> None:
-    app.extensions["onebar"] = state
-    app.after_request(write_cookie)
+def init_app(app: Flask, state: Service) -> None:
+    """Keep ``state`` for the app's requests; the app runs :func:`write_cookie` after each."""
+    app.extensions[EXTENSION_KEY] = state

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
-from ..live import Service, free_port, run_server, start_service
+from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 
 HOSTPAGE = Path(__file__).with_name("hostpage.py")
 PASSWORD = "correct horse battery staple"
@@ -51,7 +51,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     apps = [("notes", "Notes", host + "/"), ("tasks", "Tasks", "http://localhost:9/tasks/"),
             ("wiki", "Wiki", "http://localhost:9/wiki/")]
     users = [(email, name, PASSWORD) for email, name in (ADA, GRACE, MALLORY)]
-    with start_service(tmp / "service", apps=apps, users=users) as service:
+    with start_service(tmp / "service", apps=apps, users=users, env=MANY_SIGN_INS) as service:
         argv = [sys.executable, str(HOSTPAGE), str(host_port), service.url]
         with run_server(argv, url=host, health="/healthz", log=tmp / "hostpage.log"):
             yield Sites(service=service, host=host, closed=f"http://localhost:{closed_port}")

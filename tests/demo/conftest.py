@@ -11,12 +11,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from onebar.demo import DEMO_USERS
 
-from ..live import Service, free_port, run_server, start_service
+from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 
 ADA, GRACE = DEMO_USERS
 
@@ -27,6 +28,7 @@ class Demo:
     tasks: str      # origins, no trailing slash
     notes: str
     handbook: str
+    base: Path      # each site's storage is base / site id
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     apps = [("tasks", "Tasks", url["tasks"] + "/"), ("notes", "Notes", url["notes"] + "/"),
             ("handbook", "Handbook", url["handbook"] + "/")]
     with ExitStack() as stack:
-        service = stack.enter_context(start_service(base / "service", apps=apps, users=DEMO_USERS))
+        service = stack.enter_context(start_service(base / "service", apps=apps, users=DEMO_USERS, env=MANY_SIGN_INS))
         for site, module, health, where in (
             ("tasks", "demo_apps.flask_tasks", "/healthz", "--data-dir"),
             ("notes", "demo_apps.django_notes", "/healthz", "--data-dir"),
@@ -46,4 +48,4 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             argv = [sys.executable, "-m", module, "--port", str(ports[site]), "--service-url", service.url,
                     where, str(base / site)]
             stack.enter_context(run_server(argv, url=url[site], health=health, log=base / f"{site}.log"))
-        yield Demo(service=service, **url)
+        yield Demo(service=service, base=base, **url)

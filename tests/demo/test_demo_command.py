@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from onebar import demo as demo_mod
+from onebar.demo import command as demo_mod
 from onebar.store import SQLiteStore
 
 from ..httpclient import Browserish
@@ -147,9 +147,9 @@ def test_the_same_port_twice_is_refused(ports: list[int]) -> None:
 
 def test_a_kept_data_dir_follows_new_ports_and_keeps_accounts(tmp_path: Path) -> None:
     first = {"tasks": "http://localhost:8001/", "notes": "http://localhost:8002/", "handbook": "http://localhost:8003/"}
-    assert demo_mod._prepare_data(tmp_path, first) == []
+    assert demo_mod.prepare_data(tmp_path, first) == []
     moved = {**first, "notes": "http://localhost:9002/"}
-    assert demo_mod._prepare_data(tmp_path, moved) == [email for email, _, _ in demo_mod.DEMO_USERS]
+    assert demo_mod.prepare_data(tmp_path, moved) == [email for email, _, _ in demo_mod.DEMO_USERS]
     store = SQLiteStore(tmp_path / "onebar.sqlite3")
     try:
         assert [(a.id, a.url) for a in store.list_apps()] == list(moved.items())

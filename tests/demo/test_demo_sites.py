@@ -5,11 +5,15 @@ from __future__ import annotations
 import ast
 import re
 import socket
+import sqlite3
+import subprocess
 import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from ..httpclient import Browserish
 from ..live import ROOT, free_port, run_server
@@ -84,6 +88,27 @@ def test_a_member_adds_a_task_and_a_note(demo: Demo) -> None:
     assert "Keynote ideas" in b.get(demo.notes + "/notes/").text
 
 
+def test_a_permission_granted_in_django_opens_a_notes_page(demo: Demo) -> None:
+    b = visitor()
+    sign_in(b, demo)
+    everyone = demo.notes + "/notes/everyone/"
+    assert b.get(everyone).status == 403  # signed in, but not granted "Can view note"
+    grant = (demo.base / "notes" / "notes.sqlite3").as_posix()
+    with sqlite3.connect(grant) as db:  # what Django's admin writes when a permission is granted
+        db.execute(
+            "INSERT INTO auth_user_user_permissions (user_id, permission_id) "
+            "SELECT u.id, p.id FROM auth_user u, auth_permission p JOIN django_content_type t ON t.id = p.content_type_id "
+            "WHERE u.email = ? AND t.app_label = 'notes' AND p.codename = 'view_note'", (GRACE[0],))
+    try:
+        page = b.get(everyone)
+        assert page.status == 200
+        assert "Everyone’s notes" in page.text and "Grace Hopper" in page.text
+    finally:
+        with sqlite3.connect(grant) as db:
+            db.execute("DELETE FROM auth_user_user_permissions")
+    assert b.get(everyone).status == 403
+
+
 def test_a_sign_out_from_any_bar_reaches_both_servers(demo: Demo) -> None:
     b = visitor()
     sign_in(b, demo)
@@ -143,8 +168,21 @@ def test_no_demo_site_imports_another() -> None:
                                                   for o in sites - {site})}
             assert not others, f"{path} imports {others}"
             onebar = {m for m in imported if m == "onebar" or m.startswith("onebar.")}
-            assert onebar <= {"onebar.integrations.flask", "onebar.integrations.django", "onebar.exc", "onebar.wsgiserver"}, (
+            assert onebar <= {"onebar.integrations", "onebar.integrations.flask", "onebar.integrations.django"}, (
                 f"{path} uses more of Onebar than its integration: {onebar}")
+
+
+@pytest.mark.parametrize("module", ["demo_apps.flask_tasks", "demo_apps.django_notes"])
+def test_a_site_on_a_busy_port_says_so_in_one_line(module: str, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("localhost", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", module, "--port", str(port), "--data-dir", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: cannot listen on localhost:{port}: ")
+    assert "Traceback" not in done.stderr
 
 
 def _imports(path: Path) -> set[str]:

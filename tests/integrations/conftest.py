@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ..httpclient import Browserish
-from ..live import Service, start_service
+from ..live import MANY_SIGN_INS, Service, start_service
 
 ADA = ("ada@example.com", "Ada Lovelace", "correct horse battery")
 GRACE = ("grace@example.com", "Grace Hopper", "cobol-1959-flowmatic")
@@ -24,7 +24,7 @@ GRACE = ("grace@example.com", "Grace Hopper", "cobol-1959-flowmatic")
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The identity service as `onebar serve` runs it, with Ada and Grace."""
-    with start_service(tmp_path_factory.mktemp("integrations") / "svc", users=[ADA, GRACE]) as svc:
+    with start_service(tmp_path_factory.mktemp("integrations") / "svc", users=[ADA, GRACE], env=MANY_SIGN_INS) as svc:
         yield svc
 
 

@@ -60,7 +60,9 @@ if not settings.configured:
     django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.decorators import login_required  # noqa: E402
+from django.contrib.auth import aauthenticate, authenticate  # noqa: E402
+from django.contrib.auth.decorators import login_required, permission_required  # noqa: E402
+from django.contrib.auth.models import Group, Permission  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
@@ -92,7 +94,19 @@ def page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(template.render(request=request))
 
 
-urlpatterns = [path("whoami/", whoami), path("protected/", protected), path("page/", page)]
+@login_required
+@permission_required("auth.change_user", raise_exception=True)
+def user_admin(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("you may change users")
+
+
+def flags(request: HttpRequest) -> HttpResponse:
+    u = request.user
+    return HttpResponse(f"staff={u.is_staff} superuser={u.is_superuser} change_user={u.has_perm('auth.change_user')}")
+
+
+urlpatterns = [path("whoami/", whoami), path("protected/", protected), path("page/", page),
+               path("user-admin/", user_admin), path("flags/", flags)]
 
 
 class OnlyKnownUsers(OnebarBackend):
@@ -171,6 +185,54 @@ def test_a_user_deactivated_in_this_app_stays_out() -> None:
     get_user_model().objects.filter(username="u_ada").update(is_active=False)
     assert client().get("/whoami/").content == b"anonymous"
     assert client().get("/protected/").status_code == 302
+
+
+def ada() -> object:
+    """Ada's row, as her first visit creates it."""
+    assert client().get("/whoami/").status_code == 200
+    return get_user_model().objects.get(username="u_ada")
+
+
+def test_a_permission_granted_in_django_lets_the_user_in() -> None:
+    user = ada()
+    assert client().get("/user-admin/").status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="change_user"))  # type: ignore[attr-defined]
+    response = client().get("/user-admin/")
+    assert (response.status_code, response.content) == (200, b"you may change users")
+
+
+def test_a_group_permission_lets_its_members_in() -> None:
+    user = ada()
+    editors = Group.objects.create(name="user editors")
+    editors.permissions.add(Permission.objects.get(codename="change_user"))
+    assert client().get("/user-admin/").status_code == 403
+    user.groups.add(editors)  # type: ignore[attr-defined]
+    assert client().get("/user-admin/").status_code == 200
+
+
+def test_staff_and_superuser_set_in_django_survive_each_visit() -> None:
+    ada()
+    assert client().get("/flags/").content == b"staff=False superuser=False change_user=False"
+    get_user_model().objects.filter(username="u_ada").update(is_staff=True, is_superuser=True)
+    VERIFIER.user = OnebarUser(id="u_ada", name="Ada Lovelace", email="ada@lovelace.example", initials="AL")
+    assert client().get("/flags/").content == b"staff=True superuser=True change_user=True"
+    assert client().get("/user-admin/").status_code == 200
+
+
+def test_a_deactivated_user_loses_her_permissions() -> None:
+    user = ada()
+    user.user_permissions.add(Permission.objects.get(codename="change_user"))  # type: ignore[attr-defined]
+    get_user_model().objects.filter(username="u_ada").update(is_active=False)
+    assert client().get("/user-admin/").status_code == 302  # signed out, so sent to sign in
+
+
+def test_the_backend_never_checks_a_password() -> None:
+    get_user_model().objects.create_user("u_ada", password="a-password-set-in-django")
+    assert authenticate(username="u_ada", password="a-password-set-in-django") is None
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, as in test_auser_for_async_views
+        found = pool.submit(lambda: asyncio.run(
+            aauthenticate(username="u_ada", password="a-password-set-in-django"))).result()
+    assert found is None
 
 
 @override_settings(AUTHENTICATION_BACKENDS=[f"{__name__}.OnlyKnownUsers"])

@@ -3,6 +3,9 @@
 In-process (Flask's test client, one client per thread) with a store that
 waits only 0.2 s for the lock, so the whole story takes a few seconds; the
 live version with the service's own 5 s wait is ``python -m bench.drill --only disk``.
+On each backend: SQLite's one write lock (another connection's ``BEGIN
+IMMEDIATE``), and PostgreSQL's table locks (another session's ``LOCK TABLE
+... IN EXCLUSIVE MODE``, which lets readers through and stops writers).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 import time_machine
@@ -21,24 +25,53 @@ from onebar.sessions import SessionCodec
 from onebar.store import SQLiteStore
 from onebar.web import create_app
 
-from ..conftest import APPS, PASSWORD
+from ..conftest import APPS, BACKENDS, PASSWORD
 from ..live import TEST_SECRET_KEYS
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-@pytest.fixture
-def locked_app(tmp_path):
+@pytest.fixture(params=BACKENDS)
+def locked_app(tmp_path, request):
     cfg = settings_mod.load(environ={}, data_dir=tmp_path, secret_keys=list(TEST_SECRET_KEYS),
                             public_url="http://localhost:5000",
-                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute")
-    store = SQLiteStore(cfg.database, busy_timeout=0.2)  # type: ignore[arg-type]
+                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute",
+                            login_attempt_rate_limit="100000/minute", login_ip_attempt_rate_limit="100000/minute")
+    if request.param == "sqlite":
+        store = SQLiteStore(cfg.database, busy_timeout=0.2)  # type: ignore[arg-type]
+    else:
+        from onebar.store.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_url"), lock_timeout=0.2)
     for a in APPS:
         store.add_app(a)
     app = create_app(cfg, store)
     app.config["TESTING"] = True
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
     yield app, store, cfg
     store.close()
+
+
+@contextmanager
+def held_write_lock(store):  # type: ignore[no-untyped-def]
+    """Another process's writer sits on the lock of users and sessions until the block ends."""
+    if isinstance(store, SQLiteStore):
+        other = sqlite3.connect(store.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(store.url) as other:
+            other.execute("LOCK TABLE users, sessions IN EXCLUSIVE MODE")
+            try:
+                yield
+            finally:
+                other.rollback()
 
 
 def _signups(app, wid: int, stop: threading.Event, answers: Counter, acked: list, lock: threading.Lock) -> None:
@@ -61,6 +94,12 @@ def _signups(app, wid: int, stop: threading.Event, answers: Counter, acked: list
                 acked.append((email, cookie.value, time.monotonic()))
 
 
+def _wait_until(done, *, at_least: float, at_most: float) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while time.monotonic() - started < at_least or (not done() and time.monotonic() - started < at_most):
+        time.sleep(0.05)
+
+
 def test_sign_ups_under_a_held_write_lock_get_503_and_none_acknowledged_is_lost(locked_app):
     app, store, cfg = locked_app
     reader = store.create_user("reader@example.com", "Reader", "not-a-real-hash")
@@ -75,16 +114,15 @@ def test_sign_ups_under_a_held_write_lock_get_503_and_none_acknowledged_is_lost(
         t.start()
     try:
         time.sleep(0.5)  # concurrent writers, no outside lock: all should pass
-        other = sqlite3.connect(cfg.database, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")  # another process's writer sits on the lock
-        client = app.test_client()
-        client.set_cookie("onebar_session", reader_cookie, domain="localhost")
-        reads = [client.get("/api/me") for _ in range(3)]
-        time.sleep(1.2)
-        other.execute("ROLLBACK")
-        other.close()
+        with held_write_lock(store):
+            client = app.test_client()
+            client.set_cookie("onebar_session", reader_cookie, domain="localhost")
+            reads = [client.get("/api/me") for _ in range(3)]
+            # At least 1.2 s; longer only while no writer has met the lock yet
+            # (each sign-up spends an scrypt hash, slow on a loaded machine).
+            _wait_until(lambda: answers["503 with Retry-After"] > 0, at_least=1.2, at_most=15)
         released = time.monotonic()
-        time.sleep(0.8)
+        _wait_until(lambda: any(at > released for _, _, at in acked), at_least=0.8, at_most=15)
     finally:
         stop.set()
         for t in writers:
@@ -111,13 +149,8 @@ def test_a_day_old_cookie_still_signs_in_while_the_database_is_locked(locked_app
         old_cookie = SessionCodec(cfg.secret_keys, cfg.session_max_age).encode(sid, user.id)
     client = app.test_client()
     client.set_cookie("onebar_session", old_cookie, domain="localhost")
-    other = sqlite3.connect(cfg.database, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
+    with held_write_lock(store):
         locked = client.get("/api/me")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
     assert locked.status_code == 200 and locked.get_json()["user"]["name"] == "Old Cookie"
     assert "onebar_session=" not in locked.headers.get("Set-Cookie", "")  # not renewed this time
     renewed = client.get("/api/me")

@@ -9,7 +9,7 @@ and one they had not, then the service is restarted.
 
 from __future__ import annotations
 
-from bench.drill import run_down
+from bench.drills.down import run_down
 
 
 def test_demo_sites_survive_the_service_going_down_and_coming_back(tmp_path):

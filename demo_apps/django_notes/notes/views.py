@@ -1,4 +1,4 @@
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,6 +49,16 @@ def note_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def note_delete(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Note, pk=pk, owner=request.user).delete()
     return redirect("note_list")
+
+
+@never_cache
+@login_required
+@permission_required("notes.view_note", raise_exception=True)
+@require_GET
+def everyone(request: HttpRequest) -> HttpResponse:
+    """Every member's notes, for those granted "Can view note" (Django's own permissions)."""
+    notes = Note.objects.select_related("owner")
+    return render(request, "notes/everyone.html", {"notes": notes})
 
 
 @require_GET

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import errno
 import importlib.util
-import http.client
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,14 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
 
-from . import passwords
-from . import settings as settings_mod
-from .store import App, SQLiteStore
+from .. import passwords
+from .. import settings as settings_mod
+from ..store import App, open_store
+from .process import ChildServer, ChildServerError, stop_all, wait_until_up
 
 #: The demo accounts: (email, name, password).
 DEMO_USERS = (
@@ -49,8 +47,6 @@ DEMO_USERS = (
 
 #: Seconds every process gets to answer its first request.
 START_TIMEOUT = 60.0
-#: Seconds a process gets to exit after SIGTERM before it is killed.
-STOP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,22 +64,6 @@ SITES = (
     Site("notes", "Notes", "Django", "demo_apps.django_notes", "/healthz", "--notes-port"),
     Site("handbook", "Handbook", "plain HTML", "demo_apps.static_site", "/", "--handbook-port"),
 )
-
-
-@dataclass
-class _Process:
-    label: str
-    url: str
-    health: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def tail(self, lines: int = 12) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
 
 class _Stop(Exception):
@@ -120,9 +100,9 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
     base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
     try:
         service_url = f"http://localhost:{port}"
-        kept = _prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
+        kept = prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
         with _signals_stop():
-            processes: list[_Process] = []
+            processes: list[ChildServer] = []
             try:
                 click.echo("Starting the identity service and three demo sites on localhost...")
                 processes.append(_start(
@@ -136,15 +116,17 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
                         base / "demo" / "logs" / f"{site.id}.log", apps_root,
                         ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]),
                          "--service-url", service_url, *where]))
-                _wait_until_up(processes)
+                wait_until_up(processes, START_TIMEOUT)
                 _banner(processes, base, throwaway, kept)
                 if open_browser:
                     webbrowser.open(processes[1].url + "/")
                 _watch(processes)
+            except ChildServerError as exc:
+                raise click.ClickException(str(exc)) from None
             except _Stop:
                 click.echo("\nStopping the demo...")
             finally:
-                _stop(processes)
+                stop_all(processes)
         click.echo("Stopped.")
     finally:
         if throwaway:
@@ -188,17 +170,17 @@ def _port_problem(port: int) -> str | None:
 def _apps_root() -> Path:
     """The directory holding ``demo_apps/``: the checkout, or the installed copy."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent, here / "_demo"):
+    for candidate in (here.parent.parent, here):
         if (candidate / "demo_apps").is_dir():
             return candidate
     raise click.ClickException("the demo sites (demo_apps/) are not part of this installation; "
                                "run `onebar demo` from a checkout of Onebar")
 
 
-def _prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
+def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
     """Register the sites and create the demo accounts; return the emails that already existed."""
     settings = settings_mod.load(environ={}, data_dir=base)
-    store = SQLiteStore(settings.database)  # type: ignore[arg-type]
+    store = open_store(settings)
     kept = []
     try:
         for site in SITES:
@@ -238,69 +220,19 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str]) -> _Process:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=cwd, env=_child_env())
-    return _Process(label=label, url=url, health=health, proc=proc, log=log)
+def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str]) -> ChildServer:
+    return ChildServer(label, [sys.executable, *args], url=url, log=log, health=health, environ=_child_env(),
+                       cwd=cwd).spawn()
 
 
-def _answers(url: str) -> bool:
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port, timeout=1)
-    try:
-        conn.request("GET", parts.path or "/")
-        return conn.getresponse().status < 500
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def _wait_until_up(processes: list[_Process]) -> None:
-    pending = list(processes)
-    deadline = time.monotonic() + START_TIMEOUT
-    while pending:
-        for p in list(pending):
-            _check_alive(p, "while starting")
-            if _answers(p.url + p.health):
-                pending.remove(p)
-        if pending and time.monotonic() > deadline:
-            names = ", ".join(p.label for p in pending)
-            raise click.ClickException(f"{names} did not answer within {START_TIMEOUT:.0f}s; "
-                                       f"its log:\n{pending[0].tail()}")
-        if pending:
-            time.sleep(0.1)
-
-
-def _check_alive(p: _Process, when: str) -> None:
-    code = p.proc.poll()
-    if code is not None:
-        raise click.ClickException(f"{p.label} stopped {when} (exit status {code}); the end of its log:\n{p.tail()}")
-
-
-def _watch(processes: list[_Process]) -> None:
+def _watch(processes: list[ChildServer]) -> None:
     while True:
         for p in processes:
-            _check_alive(p, "unexpectedly")
+            p.check_alive("unexpectedly")
         time.sleep(0.5)
 
 
-def _stop(processes: list[_Process]) -> None:
-    for p in reversed(processes):
-        if p.proc.poll() is None:
-            p.proc.terminate()
-    deadline = time.monotonic() + STOP_TIMEOUT
-    for p in processes:
-        try:
-            p.proc.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            p.proc.kill()
-            p.proc.wait()
-
-
-def _banner(processes: list[_Process], base: Path, throwaway: bool, kept: list[str]) -> None:
+def _banner(processes: list[ChildServer], base: Path, throwaway: bool, kept: list[str]) -> None:
     width = max(len(p.label) for p in processes) + 2
     lines = ["", "Onebar demo: one sign-in, one bar, three independent sites.", ""]
     lines += [f"  {p.label:<{width}}{p.url}/" for p in processes]

@@ -1,0 +1,103 @@
+"""What an adapter needs: which cookie, how to verify it, the service's links."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from .config import CONFIG_KEYS, identity_options
+from .cookies import DEFAULT_COOKIE_NAME, cookie_value
+from .meclient import check_service_url
+from .user import OnebarUser
+from .verifiers import RemoteVerifier, Verifier
+
+__all__ = ["ENVIRON_KEY", "Identity"]
+
+#: Where the middleware puts the user (or None) in the WSGI environ.
+ENVIRON_KEY = "onebar.user"
+
+log = logging.getLogger("onebar.integrations")
+
+
+class Identity:
+    """Everything an adapter needs: which cookie, how to verify it, the service's links.
+
+    :param service_url: the service as this app reaches it (see :class:`RemoteVerifier`).
+    :param public_url: the service as browsers reach it, for sign-in links and
+        the script tag; defaults to ``service_url``.
+    :param cookie_name: the service's ``cookie_name`` setting.
+    :param verifier: how a cookie is verified; a :class:`RemoteVerifier` on
+        ``service_url`` unless given.
+    """
+
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        public_url: str | None = None,
+        cookie_name: str = DEFAULT_COOKIE_NAME,
+        verifier: Verifier | None = None,
+    ) -> None:
+        self.service_url = check_service_url(service_url)
+        self.public_url = check_service_url(public_url) if public_url else self.service_url
+        self.cookie_name = cookie_name
+        self.verifier: Verifier = verifier if verifier is not None else RemoteVerifier(
+            self.service_url, cookie_name=cookie_name)
+
+    # -- who -----------------------------------------------------------------
+
+    def user(self, environ: dict[str, Any]) -> OnebarUser | None:
+        """The user of this request, worked out once and kept in ``environ["onebar.user"]``."""
+        if ENVIRON_KEY in environ:
+            return environ[ENVIRON_KEY]  # type: ignore[no-any-return]
+        user = None
+        value = cookie_value(environ.get("HTTP_COOKIE", ""), self.cookie_name)
+        if value:
+            try:
+                user = self.verifier.verify(value)
+            except Exception:  # noqa: BLE001 - identity must never turn a page into a 500
+                log.exception("onebar: verifying a cookie failed; treating the visitor as signed out")
+        environ[ENVIRON_KEY] = user
+        return user
+
+    # -- links to the service ---------------------------------------------------
+
+    def login_url(self, next_url: str | None = None) -> str:
+        """The sign-in page; after signing in the service sends the browser to
+        ``next_url`` if its origin is a registered app (so make it absolute)."""
+        return self._link("/login", next_url)
+
+    def logout_url(self, next_url: str | None = None) -> str:
+        return self._link("/logout", next_url)
+
+    @property
+    def account_url(self) -> str:
+        return self.public_url + "/account"
+
+    @property
+    def script_url(self) -> str:
+        """For ``<script src="{script_url}" data-app="ID"></script>``."""
+        return self.public_url + "/onebar.js"
+
+    def _link(self, path: str, next_url: str | None) -> str:
+        return self.public_url + path + (f"?{urlencode({'next': next_url})}" if next_url else "")
+
+    # -- from a framework's settings ----------------------------------------------
+
+    # -- from a framework's settings ----------------------------------------------
+
+    #: The keys :meth:`from_config` understands.
+    CONFIG_KEYS = CONFIG_KEYS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, spell: Callable[[str], str] = str) -> Identity:
+        """Build from upper-case settings (Flask's ``ONEBAR_*``, Django's ``ONEBAR`` dict).
+
+        ``SERVICE_URL`` is required. ``SECRET_KEYS`` switches to local
+        verification, with ``DATABASE`` (the service's SQLite file or its ``postgresql://`` URL) or
+        ``STORE`` for revocation, else asking ``SERVICE_URL``. ``spell`` names a
+        key the way the framework's user writes it, for error messages.
+        """
+        return cls(**identity_options(config, spell=spell))

@@ -1,0 +1,106 @@
+"""Ask the service's ``GET /api/me`` who a cookie belongs to: one plain HTTP question.
+
+The visitor's Onebar cookie goes to the configured service and nowhere else:
+redirects are not followed, proxy variables are ignored, and the whole
+exchange has one deadline. Anything but a well-formed ``200`` answer raises
+:class:`Unavailable`; the caller decides what that means.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from ..exc import ConfigError
+from .user import OnebarUser
+
+__all__ = ["MeClient", "Unavailable", "check_service_url"]
+
+
+class Unavailable(Exception):
+    """The service gave no usable answer (down, slow, an error, nonsense)."""
+
+
+def check_service_url(url: str) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"the Onebar service URL must be like https://id.example.com, not {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        raise ConfigError(f"the Onebar service URL has a bad port: {url!r}") from None
+    return url.rstrip("/")
+
+
+class MeClient:
+    """Ask ``GET {service_url}/api/me`` with one cookie; see the module docstring.
+
+    :param service_url: checked with :func:`check_service_url`.
+    :param cookie_name: the only cookie sent.
+    :param timeout: seconds for the whole exchange.
+    :param max_body: bytes read at most; a larger answer is not the service.
+    :param clock: monotonic seconds.
+    """
+
+    user_agent = "onebar-integrations"
+
+    def __init__(self, service_url: str, *, cookie_name: str, timeout: float, max_body: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.service_url = check_service_url(service_url)
+        self.cookie_name = cookie_name
+        self.timeout = timeout
+        self.max_body = max_body
+        self._clock = clock
+        parts = urlsplit(self.service_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._path = (parts.path.rstrip("/") or "") + "/api/me"
+        self._ssl = ssl.create_default_context() if self._https else None
+
+    def ask(self, cookie: str) -> OnebarUser | None:
+        """The user ``cookie`` belongs to, or None (signed out); :class:`Unavailable` otherwise."""
+        deadline = self._clock() + self.timeout
+        conn: http.client.HTTPConnection
+        if self._https:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        try:
+            conn.request("GET", self._path, headers={
+                "Cookie": f"{self.cookie_name}={cookie}",
+                "Accept": "application/json",
+                "User-Agent": self.user_agent,
+            })
+            if conn.sock is not None:
+                conn.sock.settimeout(max(deadline - self._clock(), 0.001))
+            response = conn.getresponse()
+            body = response.read(self.max_body + 1)
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            raise Unavailable(str(exc) or type(exc).__name__) from None
+        finally:
+            conn.close()
+        if self._clock() > deadline:
+            raise Unavailable(f"answered after more than {self.timeout}s")
+        if status != 200:
+            raise Unavailable(f"HTTP {status}")
+        if len(body) > self.max_body:
+            raise Unavailable("the answer is too large")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise Unavailable("the answer is not JSON") from None
+        if not isinstance(doc, dict) or "user" not in doc:
+            raise Unavailable("the answer has no 'user'")
+        if doc["user"] is None:
+            return None
+        user = OnebarUser.from_json(doc["user"])
+        if user is None:
+            raise Unavailable("the answer's 'user' is malformed")
+        return user

@@ -1,0 +1,121 @@
+"""``onebar serve``: the identity service under granian, with N worker processes.
+
+Chosen on figures (``python -m bench --only servers``, BENCHMARKS.md): for this
+app granian serves several times the requests per second of waitress and
+gunicorn on the same cores, at a fraction of their p99.
+
+Each worker process builds its own app from the environment: :func:`service_app`
+is a factory that reads :func:`onebar.settings.load` (``ONEBAR_*`` variables,
+so every node and every worker of a node gets the same settings), so nothing
+but environment variables crosses into the workers. Example::
+
+    ONEBAR_DATA_DIR=/var/lib/onebar python -m onebar serve --port 5000 --workers 2
+
+Stopping: SIGTERM or SIGINT stops accepting connections, lets the requests in
+flight finish (each worker gets up to ``drain_timeout`` seconds, then it is
+killed) and exits 0.
+
+Forwarded headers: granian passes ``X-Forwarded-For``/``-Proto`` to the app
+untouched, and the app believes exactly ``ONEBAR_TRUSTED_PROXIES`` of them
+(werkzeug's ``ProxyFix``); with the default 0 they are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from .exc import ConfigError
+
+#: Seconds a worker may take to finish its requests in flight after SIGTERM.
+DRAIN_TIMEOUT = 20
+
+#: What each worker imports and calls to build its app.
+SERVICE_TARGET = "onebar.serving:service_app"
+
+
+def service_app() -> Any:
+    """The service's WSGI app, built from the environment (a granian factory).
+
+    The secret keys are read once and then dropped from ``os.environ``, so the
+    per-request environ that granian builds from the process environment never
+    carries them.
+    """
+    from . import settings as settings_mod
+    from .accesslog import AccessLog
+    from .web import create_app
+
+    _die_with_parent()
+    settings = settings_mod.load()
+    os.environ.pop("ONEBAR_SECRET_KEYS", None)
+    app: Any = create_app(settings)
+    if settings.access_log:
+        app = AccessLog(app)
+    return app
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGKILL when granian's main process dies.
+
+    A ``kill -9`` of ``onebar serve`` must stop the node, not leave orphaned
+    workers answering on its port. (A graceful stop goes through the main
+    process, which drains the workers first.)
+    """
+    import multiprocessing
+
+    if not sys.platform.startswith("linux") or multiprocessing.parent_process() is None or os.getppid() == 1:
+        return  # not a granian worker (never set this on the main process)
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another process holds, with one clear line.
+
+    granian binds with SO_REUSEPORT, which would silently share a port with
+    another server that does the same; a plain bind first makes the clash show.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # old connections in TIME_WAIT do not count
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def run(target: str = SERVICE_TARGET, *, host: str = "localhost", port: int = 5000, workers: int = 1,
+        threads: int = 8, drain_timeout: int = DRAIN_TIMEOUT, name: str = "onebar") -> None:
+    """Serve the WSGI app that ``target`` (``module:factory``) builds, until SIGTERM/SIGINT."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    if port == 0:
+        raise ConfigError("give a port: granian's workers each bind it, so 0 cannot be shared")
+    check_port(host, port)
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    server = Server(
+        target,
+        address=address,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=threads,
+        factory=True,
+        log_access=False,  # onebar.accesslog does it, the same under any server
+        workers_kill_timeout=drain_timeout,
+        respawn_failed_workers=True,
+        websockets=False,
+    )
+    print(f"{name} serving on http://{host}:{port}/ ({workers} worker{'s' * (workers != 1)} "
+          f"× {threads} threads)", flush=True)
+    server.serve()
