@@ -112,7 +112,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         apps=tuple(store.list_apps()),
     )
     init_app(app, state)
-    script = _Script(_static_dir() / "onebar.js")
+    # /onebar.js is the minified build (npm run build); ?debug is the readable source.
+    script, script_source = _Script(_static_dir() / "onebar.min.js"), _Script(_static_dir() / "onebar.js")
 
     @app.template_filter("isotime")
     def isotime(seconds: int, human: bool = False) -> str:
@@ -178,7 +179,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     @app.get("/onebar.js")
     def onebar_js() -> Response:
         try:
-            current = script.load()
+            current = (script_source if "debug" in request.args else script).load()
         except FileNotFoundError:
             abort(404)
         response = Response(current.body, mimetype="text/javascript")

@@ -7,6 +7,8 @@ first child of ``<body>`` is the script tag. Query parameters choose the tag::
          &twice=1     the tag twice
          &csp=1       served with a strict Content-Security-Policy header
          &hostile=1   plus a stylesheet that tries to restyle everything
+         &bare=1      without the page's stylesheet (browser defaults: 8px body margin, no color-scheme)
+         &user=ID     data-user=ID: the page says whom it was rendered for ("" for nobody)
 
 ``/app.js`` is the page's own script: it records ``onebar:change`` events and
 CSP violations in ``window.hostpage`` and writes "Page script ran" into the page.
@@ -91,10 +93,10 @@ def fixed_document(service: str, avatar_url: str | None = None) -> dict[str, obj
 
 def page(service: str, q: dict[str, str]) -> str:
     attrs = {"src": q.get("src", f"{service}/onebar.js"), "data-app": q.get("app", "notes")}
-    for key in ("theme", "lang", "mount", "api"):
-        if q.get(key):
+    for key in ("theme", "lang", "mount", "api", "user"):
+        if q.get(key) or key == "user" and key in q:
             attrs[f"data-{key}"] = q[key]
-    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items() if v) + "></script>"
+    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items() if v or k == "data-user") + "></script>"
     classes = q.get("theme", "") if q.get("theme") in ("light", "dark") else ""
     hostile = '<link rel="stylesheet" href="/hostile.css">' if q.get("hostile") else ""
     slot = '<div id="slot"><a href="/login">Sign in (no JavaScript)</a></div>' if q.get("mount") else ""
@@ -106,7 +108,7 @@ def page(service: str, q: dict[str, str]) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Notes</title>
-<link rel="stylesheet" href="/page.css">{hostile}
+{'' if q.get('bare') else '<link rel="stylesheet" href="/page.css">'}{hostile}
 <script src="/app.js"></script>
 </head>
 <body>{tag}{tag if q.get("twice") else ""}
