@@ -88,6 +88,7 @@ __all__ = [
     "RemoteVerifier",
     "Verifier",
     "cookie_value",
+    "wants_json",
 ]
 
 #: Where the middleware puts the user (or None) in the WSGI environ.
@@ -155,6 +156,17 @@ def cookie_value(header: str, name: str) -> str | None:
                 value = value[1:-1]
             return value
     return None
+
+
+def wants_json(environ: Mapping[str, Any]) -> bool:
+    """Whether the client is a script, not a person at a page: ``fetch()`` or
+    ``XMLHttpRequest`` (``Sec-Fetch-Dest: empty``), or an ``Accept`` header that
+    names JSON and not HTML. Such a client gets a 401 with JSON where a person
+    would be redirected to the sign-in page."""
+    if environ.get("HTTP_SEC_FETCH_DEST") == "empty":
+        return True
+    accept = environ.get("HTTP_ACCEPT", "")
+    return "json" in accept and "text/html" not in accept
 
 
 def _cache_key(cookie: str) -> bytes:

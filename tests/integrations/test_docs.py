@@ -49,7 +49,8 @@ def test_the_flask_example_runs(stub: StubService) -> None:
     client.set_cookie("onebar_session", "a.b.c")
     assert client.get("/").get_data(as_text=True) == "Hello, Ada Lovelace!"
     assert client.get("/mine").get_data(as_text=True) == (
-        f'<script src="{stub.url}/onebar.js" data-app="tasks"></script><p>Only for Ada Lovelace</p>')
+        f'<script src="{stub.url}/onebar.js" data-app="tasks" data-user="{ADA_ME["id"]}"></script>'
+        "<p>Only for Ada Lovelace</p>")
 
 
 class _Served:
