@@ -125,7 +125,7 @@ def page(service: str, q: dict[str, str]) -> str:
 
 def strict_csp(service: str) -> str:
     return ("default-src 'none'; "
-            f"script-src 'self' {service}; connect-src {service}; img-src {service}; style-src 'self'; "
+            f"script-src 'self' {service}; connect-src {service}; img-src 'self' {service}; style-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
             "require-trusted-types-for 'script'; trusted-types 'none'")
 
@@ -147,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "text/css", PAGE_CSS)
         if path == "/hostile.css":
             return self.send(200, "text/css", HOSTILE_CSS)
-        if path == "/avatar.svg":
+        if path in ("/avatar.svg", "/favicon.ico"):  # (Firefox asks for the icon under img-src)
             return self.send(200, "image/svg+xml", AVATAR_SVG)
         if path == "/app.js":
             return self.send(200, "text/javascript", APP_JS)
