@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import loadgen, me, profile, report, scale
+from . import loadgen, me, profile, report, scale, size
 
-BENCHES = ("me", "profile", "middleware", "browser", "scale")
+BENCHES = ("me", "profile", "middleware", "size", "browser", "scale")
 
 INTRO = """\
 # Benchmarks
@@ -26,7 +26,8 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only me,scale  # some of: me, profile, middleware, browser, scale
+    python -m bench --only me,scale  # some of: me, profile, middleware, size, browser, scale
+    python -m bench --only size      # the bar's wire size alone (seconds; no wrk, no browser)
     python -m bench.profile          # the in-process profile alone
     python -m bench.drill            # the reliability drill (its section is at the end)
 
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
             section("middleware", lambda: middleware.markdown(
                 middleware.run(work, rounds=rounds, seconds=seconds, progress=log), command))
+        section("size", lambda: size.markdown(size.run(), command))
         if "browser" in only:
             from . import browser
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ("intro", "me", "profile", "middleware", "browser", "scale", "drill")
+ORDER = ("intro", "me", "profile", "middleware", "size", "browser", "scale", "drill")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
