@@ -10,6 +10,9 @@ first child of ``<body>`` is the script tag. Query parameters choose the tag::
          &bare=1      without the page's stylesheet (browser defaults: 8px body margin, no color-scheme)
          &user=ID     data-user=ID: the page says whom it was rendered for ("" for nobody)
 
+``/snippet?html=...&policy=...`` serves a block of the docs as a page (with
+``/app.js``), under the given Content-Security-Policy if any.
+
 ``/app.js`` is the page's own script: it records ``onebar:change`` events and
 CSP violations in ``window.hostpage`` and writes "Page script ran" into the page.
 
@@ -143,6 +146,12 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/", "/page"):
             headers = {"Content-Security-Policy": strict_csp(self.service)} if q.get("csp") else {}
             return self.send(200, "text/html; charset=utf-8", page(self.service, q), headers)
+        if path == "/snippet":  # a docs block as a page: ?html=<from <body> on>&policy=<a CSP>
+            headers = {"Content-Security-Policy": q["policy"]} if q.get("policy") else {}
+            return self.send(200, "text/html; charset=utf-8",
+                             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Snippet</title>'
+                             '<script src="/app.js"></script></head>\n' + q.get("html", "")
+                             + '\n<p id="status">Page script did not run</p>', headers)
         if path == "/page.css":
             return self.send(200, "text/css", PAGE_CSS)
         if path == "/hostile.css":
