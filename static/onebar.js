@@ -211,14 +211,17 @@
   // empty rather than loop.
   const forgetIfOtherUser = key => {
     const now = (JSON.parse(key) || {}).id || '';
-    if (options.user == null || options.user == now) return;
-    doc.body.replaceChildren(host); // nothing left on screen but the bar
-    const mark = location.href + ' ' + now;
+    if (options.user == null) return;
+    const mark = options.user == now ? '' : location.href + ' ' + now; // '': the page and the bar agree
+    let again;
     try {
-      if (sessionStorage.onebarReload == mark) return warn('this page was rendered for another user');
+      again = mark && sessionStorage.onebarReload == mark;
       sessionStorage.onebarReload = mark;
     } catch (e) { /* storage blocked: reload anyway */ }
-    location.reload();
+    if (!mark) return;
+    doc.body.replaceChildren(host); // nothing left on screen but the bar
+    if (again) warn('this page was rendered for another user');
+    else location.reload();
   };
 
   const json = response => {

@@ -142,3 +142,16 @@ def test_an_html_name_runs_nowhere(context: BrowserContext, demo: Demo) -> None:
         assert page.evaluate("window.pwned") is None, f"{site}{path} ran the name"
         assert page.locator("img[src=x]").count() == 0, f"{site}{path} made an element of the name"
     assert dialogs == []
+
+
+def test_signing_out_twice_on_the_same_page_reloads_it_both_times(context: BrowserContext, demo: Demo) -> None:
+    page = context.new_page()
+    url = demo.tasks + "/"
+    for _ in range(2):
+        sign_in(page, demo, GRACE[0], GRACE[2], then=url)
+        expect(page.locator("#greeting")).to_have_text("Hello, Grace.")
+        page.locator("one-bar [part~=user]").click()
+        page.get_by_role("menuitem", name="Sign out").click()
+        # Reloaded, and rendered for a guest: not an empty page.
+        expect(page.locator("#greeting")).to_have_text("Small lists, done.")
+        expect(page.locator("one-bar [part~=signin]")).to_be_visible()
