@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from .conftest import ADA, PASSWORD, Sites
+from .conftest import ADA, MALLORY, PASSWORD, XSS_NAME, Sites
 from .firefox import Firefox, Tab
 
 pytestmark = pytest.mark.browser
@@ -135,7 +135,6 @@ def test_firefox_strict_csp_page_gets_the_styled_bar_and_no_violation(tab: Tab, 
 
 
 def test_firefox_shows_an_html_name_as_text(tab: Tab, sites: Sites) -> None:
-    from .conftest import MALLORY, XSS_NAME
     sign_in(tab, sites, MALLORY[0], then=sites.page_url())
     assert tab.wait_for(f"{part('name')} && {part('name')}.textContent") == XSS_NAME
     assert tab.eval(f"{SHADOW}.querySelectorAll('img').length + document.querySelectorAll('img').length") == 0
