@@ -105,7 +105,9 @@ class Firefox:
                  "about:blank"], stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"})
         try:
             url = _wait_for_bidi_url(stderr, process, timeout)
-            with connect(url + "/session", max_size=None, open_timeout=timeout) as ws:
+            # No keepalive pings: their payload comes from the global `random`, from a
+            # background thread, which would disturb other tests (Hypothesis checks it).
+            with connect(url + "/session", max_size=None, open_timeout=timeout, ping_interval=None) as ws:
                 firefox = cls(ws, process)
                 firefox.send("session.new", capabilities={})
                 firefox.send("session.subscribe", events=["log.entryAdded"])

@@ -25,8 +25,9 @@ def part(name: str) -> str:
     return f"{SHADOW}.querySelector('[part~={name}]')"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Firefox]:
+    """One Firefox for this module's tests, closed after them."""
     with Firefox.launch(tmp_path_factory.mktemp("firefox")) as browser:
         yield browser
 
