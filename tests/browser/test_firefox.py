@@ -1,6 +1,6 @@
 """The bar's core behaviour in a second engine: Firefox (Debian's firefox-esr), over WebDriver BiDi.
 
-Render, sign in, sign out, strict CSP, keyboard, ready/state, against the same
+Render, sign in, sign out, strict CSP, keyboard, ready/state, pages that forget, against the same
 live service and host site as the Chromium tests (:mod:`tests.browser.conftest`).
 A missing Firefox fails these tests; it never skips them.
 """
@@ -139,3 +139,24 @@ def test_firefox_shows_an_html_name_as_text(tab: Tab, sites: Sites) -> None:
     sign_in(tab, sites, MALLORY[0], then=sites.page_url())
     assert tab.wait_for(f"{part('name')} && {part('name')}.textContent") == XSS_NAME
     assert tab.eval(f"{SHADOW}.querySelectorAll('img').length + document.querySelectorAll('img').length") == 0
+
+
+def test_firefox_ready_and_state_when_the_service_is_unreachable(tab: Tab, sites: Sites) -> None:
+    tab.goto(sites.page_url(api=sites.closed))
+    assert tab.eval("window.onebar.ready") is None
+    assert tab.eval("window.onebar.state") == "unavailable"
+    assert tab.eval(f"{part('signin')}.textContent") == "Sign in"
+    assert any("onebar:" in m for m in tab.warnings())
+    # Firefox itself logs the refused connection as an error; that one is expected here.
+    refused = [e for e in tab.firefox.log if e.context == tab.context and "CORS request did not succeed" in e.text]
+    assert refused
+    for entry in refused:
+        tab.firefox.log.remove(entry)
+
+
+def test_firefox_empties_a_page_rendered_for_someone_else(tab: Tab, sites: Sites) -> None:
+    tab.goto(sites.page_url(user="u_somebody_else"))  # signed out, but the page says it was for someone
+    tab.wait_for("performance.getEntriesByType('navigation')[0].type == 'reload' && document.readyState == 'complete'")
+    tab.wait_for(part("signin"))
+    assert tab.eval("[...document.body.children].map(e => e.localName)") == ["one-bar"]
+    assert "Launch checklist" not in tab.eval("document.body.innerText")
