@@ -61,7 +61,9 @@ def build(tmp: Path, **overrides: object) -> FuzzApp:
 
     cfg = settings_mod.load(environ={}, data_dir=tmp, secret_keys=list(TEST_SECRET_KEYS),
                             public_url="http://localhost:5000",
-                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute", **overrides)
+                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute",
+                            login_attempt_rate_limit="100000/minute", login_ip_attempt_rate_limit="100000/minute",
+                            **overrides)
     store = SQLiteStore(cfg.database)  # type: ignore[arg-type]
     for a in APPS:
         store.add_app(a)

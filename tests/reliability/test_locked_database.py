@@ -31,7 +31,8 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 def locked_app(tmp_path):
     cfg = settings_mod.load(environ={}, data_dir=tmp_path, secret_keys=list(TEST_SECRET_KEYS),
                             public_url="http://localhost:5000",
-                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute")
+                            login_rate_limit="100000/minute", login_ip_rate_limit="100000/minute",
+                            login_attempt_rate_limit="100000/minute", login_ip_attempt_rate_limit="100000/minute")
     store = SQLiteStore(cfg.database, busy_timeout=0.2)  # type: ignore[arg-type]
     for a in APPS:
         store.add_app(a)
