@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import loadgen, me, report, scale, servers, storm
+from . import loadgen, me, report, scale, servers, size, storm
 
-BENCHES = ("servers", "me", "storm", "middleware", "browser", "scale", "store")
+BENCHES = ("servers", "me", "storm", "middleware", "size", "browser", "scale", "store")
 
 INTRO = """\
 # Benchmarks
@@ -26,7 +26,8 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only servers,me  # some of: servers, me, storm, middleware, browser, scale, store
+    python -m bench --only servers,me  # some of: servers, me, storm, middleware, size, browser, scale, store
+    python -m bench --only size      # the bar's wire size alone (seconds; no wrk, no browser)
     python -m bench.drill            # the reliability drill (its section is at the end)
 
 Reading the ratios: for requests per second, 1.00 means as fast as the
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
             section("middleware", lambda: middleware.markdown(
                 middleware.run(work, rounds=rounds, seconds=seconds, progress=log), command))
+        section("size", lambda: size.markdown(size.run(), command))
         if "browser" in only:
             from . import browser
 

@@ -31,8 +31,8 @@ from typing import Any
 from onebar.sessions import SessionCodec
 
 from . import loadgen, procs
+from .compare import Side
 from .datagen import populate
-from .loadgen import Result
 from .me import APPS, MAX_AGE, ORIGIN, USERS, same_answer
 
 SERVERS = ("waitress", "granian", "gunicorn")
@@ -58,30 +58,10 @@ def argv(server: str, app: str, port: int, *, workers: int = WORKERS, threads: i
 
 
 @dataclass
-class Cell:
-    results: list[Result] = field(default_factory=list)
-
-    @property
-    def rps(self) -> float:
-        return statistics.median(r.rps for r in self.results)
-
-    @property
-    def p50_ms(self) -> float:
-        return statistics.median(r.p50_ms for r in self.results)
-
-    @property
-    def p99_ms(self) -> float:
-        return statistics.median(r.p99_ms for r in self.results)
-
-    @property
-    def failures(self) -> int:
-        return sum(r.socket_errors + r.non_2xx_3xx for r in self.results)
-
-
-@dataclass
 class Comparison:
     connections: int
-    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    #: (server, app) → that pair's rounds; a Side, as the other benchmarks keep theirs.
+    cells: dict[tuple[str, str], Side] = field(default_factory=dict)
 
     def ratio(self, server: str, against: str | None = None) -> float:
         """Median over rounds of service req/s on ``server`` ÷ baseline req/s on ``against`` (default same)."""
@@ -123,7 +103,7 @@ def run(workdir: Path, *, connections: int = 64, rounds: int, seconds: float,
                 env = procs.service_env(data, keys, {"ONEBAR_ACCESS_LOG": "1"})
                 running[(server, app)] = procs.server(f"{app} on {server}", argv(server, app, port), port,
                                                       data / f"{server}-{app}.log", env).start()
-                comparison.cells[(server, app)] = Cell()
+                comparison.cells[(server, app)] = Side()
             if same_answer(running[(server, "service")], running[(server, "baseline")], headers)["user"] is None:
                 raise RuntimeError("the minted cookie does not sign in")
         for (server, app), proc in running.items():

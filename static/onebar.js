@@ -1,211 +1,324 @@
-/*! Onebar bar (MIT): <script src="https://id.example.com/onebar.js" data-app="notes"></script> first in <body>.
- * Also data-theme=auto|light|dark, data-mount, data-api, data-lang. Docs: docs/bar.md */
+// Onebar's bar (MIT). Embed: <script src="https://id.example.com/onebar.js" data-app="notes"></script>
+// first in <body>. Docs: docs/bar.md; types: onebar.d.ts.
+//
+// This is the readable source. `npm run build` (terser) writes onebar.min.js,
+// which the service serves at /onebar.js; /onebar.js?debug serves this file.
+// Comments cost nothing on the wire and names little: write for the reader.
+// The budget is 4 KB gzipped as served (tests/test_script_build.py).
 (() => {
   'use strict';
-  const w = window, d = document;
-  if (w.onebar || !w.customElements || customElements.get('one-bar')) return; // included twice: one bar
+  const win = window, doc = document;
+  // Included twice (or an old browser): one bar, one request.
+  if (win.onebar || !win.customElements || customElements.get('one-bar')) return;
 
-  const me = d.currentScript || d.querySelector('script[src*="onebar.js"]');
-  const ds = (me && me.dataset) || {};
-  const api = (ds.api || (me && me.src ? new URL(me.src).origin : location.origin)).replace(/\/+$/, '');
+  // -- Options: the script tag's data-* ----------------------------------------
+  const script = doc.currentScript || doc.querySelector('script[src*="onebar.js"]');
+  const options = (script && script.dataset) || {};
+  const api = (options.api || (script && script.src ? new URL(script.src).origin : location.origin)).replace(/\/+$/, '');
   const ME = api + '/api/me';
-  const t = {
+  const LABELS = { // sign in, sign out, account, apps, the user menu's name
     de: ['Anmelden', 'Abmelden', 'Konto', 'Apps', 'Kontomen\u00fc'],
     fr: ['Se connecter', 'Se d\u00e9connecter', 'Compte', 'Applications', 'Menu du compte']
-  }[(ds.lang || d.documentElement.lang || navigator.language || '').toLowerCase().split(/[-_]/)[0]] ||
-    ['Sign in', 'Sign out', 'Account', 'Apps', 'Account menu'];
-  const warn = m => console.warn('onebar: ' + m);
+  };
+  const language = (options.lang || doc.documentElement.lang || navigator.language || '').toLowerCase().split(/[-_]/)[0];
+  const [SIGN_IN, SIGN_OUT, ACCOUNT, APPS, USER_MENU] = LABELS[language] || ['Sign in', 'Sign out', 'Account', 'Apps', 'Account menu'];
+  const warn = message => console.warn('onebar: ' + message);
 
-  // The light palette sits on :host; the dark one applies for theme=dark, and for auto when the OS is dark.
-  const DARK = '{color-scheme:dark;--onebar-bg:#0d1117;--onebar-fg:#e6edf3;--onebar-muted:#9198a1;--onebar-border:#2a313c;--onebar-hover:#212830;--onebar-menu-bg:#151b23;--onebar-accent:#1f6feb;--onebar-shadow:0 12px 32px #010409cc}';
-  const CSS = ':host{display:block;position:relative;z-index:var(--onebar-z,1000);box-sizing:border-box;height:var(--onebar-height,48px);' +
-    'color-scheme:light;--onebar-bg:#fff;--onebar-fg:#1f2328;--onebar-muted:#59636e;--onebar-border:#d1d9e0;--onebar-hover:#eff2f5;--onebar-menu-bg:#fff;--onebar-accent:#0969da;--onebar-accent-fg:#fff;--onebar-shadow:0 12px 32px #1f232826;' +
-    'background:var(--onebar-bg);border-bottom:1px solid var(--onebar-border)}' +
-    ':host([theme=dark])' + DARK + '@media(prefers-color-scheme:dark){:host([theme=auto])' + DARK + '}@media print{:host{display:none}}' +
-    // nav starts from initial values, so nothing the page sets on <one-bar> is inherited inside.
-    '*{box-sizing:border-box}nav{all:initial;box-sizing:border-box;display:flex;align-items:center;gap:8px;height:100%;max-width:var(--onebar-max-width,none);margin:auto;padding:0 12px;' +
-    'color:var(--onebar-fg);font:14px/20px var(--onebar-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif)}' +
+  // -- Styles ----------------------------------------------------------------
+  // One palette of light-dark() pairs. Which half applies is the host's
+  // color-scheme: theme=light and theme=dark set it; theme=auto inherits the
+  // page's own, so a light-only page gets a light bar on a dark OS, and a page
+  // that declares `color-scheme: light dark` gets the OS's choice.
+  const CSS =
+    ':host{display:block;position:relative;z-index:var(--onebar-z,1000);box-sizing:border-box;height:var(--onebar-height,48px);' +
+      '--onebar-bg:light-dark(#fff,#0d1117);--onebar-fg:light-dark(#1f2328,#e6edf3);--onebar-muted:light-dark(#59636e,#9198a1);' +
+      '--onebar-border:light-dark(#d1d9e0,#2a313c);--onebar-hover:light-dark(#eff2f5,#212830);--onebar-menu-bg:light-dark(#fff,#151b23);' +
+      '--onebar-accent:light-dark(#0969da,#1f6feb);--onebar-accent-fg:#fff;--onebar-shadow:0 12px 32px light-dark(#1f232826,#010409cc);' +
+      'background:var(--onebar-bg);border-bottom:1px solid var(--onebar-border)}' +
+    ':host([theme=light]){color-scheme:light}:host([theme=dark]){color-scheme:dark}@media print{:host{display:none}}' +
+    // nav starts from initial values, so nothing the page sets on <one-bar> is inherited inside (but the scheme).
+    '*{box-sizing:border-box}nav{all:initial;color-scheme:inherit;box-sizing:border-box;display:flex;align-items:center;gap:8px;height:100%;' +
+      'max-width:var(--onebar-max-width,none);margin:auto;padding:0 12px;color:var(--onebar-fg);' +
+      'font:14px/20px var(--onebar-font,system-ui,sans-serif)}' +
     'a,button{all:unset;box-sizing:border-box;display:flex;align-items:center;gap:8px;height:36px;padding:0 10px;border-radius:8px;cursor:pointer;white-space:nowrap}' +
-    'button:hover,.i:hover,.i:focus,[aria-expanded=true]{background:var(--onebar-hover)}:focus-visible{outline:2px solid var(--onebar-accent);outline-offset:-2px}' +
-    '.r{margin-left:auto}.w{position:relative}.b{font-weight:600}.u{font-weight:500;padding-left:4px}.n{max-width:14em;overflow:hidden;text-overflow:ellipsis}' +
-    '.g{width:18px;height:18px;background:radial-gradient(circle,currentColor 1.5px,#0000 2px) 0 0/6px 6px;opacity:.75}' +
-    '.c{width:6px;height:6px;margin:0 2px 3px;border:solid;border-width:0 1.5px 1.5px 0;rotate:45deg;opacity:.55}' +
-    '.s{height:32px;padding:0 14px;font-weight:600;background:var(--onebar-accent);color:var(--onebar-accent-fg)}.s:hover{filter:brightness(1.1)}' +
-    '.q{background:none;color:var(--onebar-muted);font-weight:400}' +
-    '.a{flex:none;display:grid;place-items:center;width:28px;height:28px;border-radius:50%;object-fit:cover;color:#fff;background:oklch(50% .12 var(--h));font-size:12px;font-weight:600}' +
-    '.p{position:absolute;top:calc(100% + 6px);left:0;min-width:232px;max-width:320px;padding:6px;background:var(--onebar-menu-bg);border:1px solid var(--onebar-border);border-radius:12px;box-shadow:var(--onebar-shadow);animation:f .12s ease-out}' +
-    '.r .p{left:auto;right:0}.p[hidden]{display:none}@keyframes f{from{opacity:0;translate:0 -4px}}@media(prefers-reduced-motion:reduce){.p{animation:none}}' +
-    '.h{display:flex;align-items:center;gap:10px;padding:8px 10px 12px;margin-bottom:6px;border-bottom:1px solid var(--onebar-border)}.h div{min-width:0}.h .a{width:36px;height:36px;font-size:14px}' +
-    '.h b,.h small{display:block;overflow:hidden;text-overflow:ellipsis}.h small{color:var(--onebar-muted);font-size:13px}' +
-    '.i{width:100%}.i .a{width:24px;height:24px;border-radius:6px;font-size:11px}' +
-    '[aria-current]{font-weight:600}[aria-current]:after{content:"";margin:0 4px 3px auto;width:5px;height:10px;border:solid var(--onebar-accent);border-width:0 2px 2px 0;rotate:45deg}' +
-    '@media(max-width:520px){.u .n{display:none}}';
+    'button:hover,.item:hover,.item:focus,[aria-expanded=true]{background:var(--onebar-hover)}:focus-visible{outline:2px solid var(--onebar-accent);outline-offset:-2px}' +
+    '.end{margin-left:auto}.wrap{position:relative}.apps{font-weight:600}.user{font-weight:500;padding-left:4px}' +
+    '.name,.head b,.head small{overflow:hidden;text-overflow:ellipsis}.name{max-width:14em}' +
+    '.grid{width:18px;height:18px;background:radial-gradient(circle,currentColor 1.5px,#0000 2px) 0 0/6px 6px;opacity:.75}' +
+    '.caret,[aria-current]:after{border:solid;border-width:0 1.5px 1.5px 0;rotate:45deg}.caret{width:6px;height:6px;margin:0 2px 3px;opacity:.55}' +
+    '.signin{height:32px;padding:0 14px;font-weight:600;background:var(--onebar-accent);color:var(--onebar-accent-fg)}.signin:hover{filter:brightness(1.1)}' +
+    '.muted{background:none;color:var(--onebar-muted);font-weight:400}' +
+    '.avatar{flex:none;display:grid;place-items:center;width:28px;height:28px;border-radius:50%;object-fit:cover;color:#fff;' +
+      'background:oklch(50% .12 var(--hue));font-size:12px;font-weight:600}' +
+    '.menu{position:absolute;top:calc(100% + 6px);left:0;min-width:232px;max-width:320px;padding:6px;background:var(--onebar-menu-bg);' +
+      'border:1px solid var(--onebar-border);border-radius:12px;box-shadow:var(--onebar-shadow)}' +
+    '.end .menu{left:auto;right:0}.menu[hidden]{display:none}' +
+    '.head{display:flex;align-items:center;gap:10px;padding:8px 10px 12px;margin-bottom:6px;border-bottom:1px solid var(--onebar-border)}' +
+    '.head div{min-width:0}.head .avatar{width:36px;height:36px;font-size:14px}' +
+    '.head b,.head small{display:block}.head small{color:var(--onebar-muted);font-size:13px}' +
+    '.item{width:100%}.item .avatar{width:24px;height:24px;border-radius:6px;font-size:11px}' +
+    '[aria-current]{font-weight:600}[aria-current]:after{content:"";margin:0 4px 3px auto;width:5px;height:10px;border-color:var(--onebar-accent);border-width:0 2px 2px 0}' +
+    '@media(max-width:520px){.user .name{display:none}}'
+  ;
 
-  let root, nav, bc, key, shown, open, pending, last = 0, seq = 0;
+  // -- State -----------------------------------------------------------------
+  let root, nav, channel;
+  let shownDoc;          // the /api/me document drawn now, as JSON, or undefined
+  let userKey;           // the user announced last, as JSON ('null' when signed out)
+  let state = 'loading'; // 'loading' | 'signed-in' | 'signed-out' | 'unavailable'
+  let openMenu, pending, lastAsked = 0, generation = 0;
+  let settle;
+  const ready = new Promise(resolve => { settle = resolve });
 
+  // -- DOM helpers -----------------------------------------------------------
   // Attributes by setAttribute, children by append: what the API says only ever becomes text.
-  const h = (tag, attrs, ...kids) => {
-    const e = d.createElement(tag);
-    for (const n in attrs) e.setAttribute(n, attrs[n]);
-    e.append(...kids);
-    return e;
+  const el = (tag, attributes, ...children) => {
+    const node = doc.createElement(tag);
+    for (const name in attributes) node.setAttribute(name, attributes[name]);
+    node.append(...children);
+    return node;
   };
-  const url = u => { // links from the API: http(s) only
-    try { u = new URL(u, api); return /^https?:$/.test(u.protocol) ? u.href : '#' } catch (e) { return '#' }
-  };
-  const next = href => href + (href.includes('?') ? '&' : '?') + 'next=' + encodeURIComponent(location.href);
-  const avatar = (id, label, src) => {
-    const e = h('span', { class: 'a', part: 'avatar', 'aria-hidden': 'true' }, label);
-    let x = 2166136261; // FNV-1a of the id picks the hue, skipping muddy yellows
-    for (const c of String(id)) x = Math.imul(x ^ c.codePointAt(0), 16777619);
-    e.style.setProperty('--h', (x >>> 0) % 290 + 140); // CSSOM: allowed by a strict style-src
-    if (!src) return e;
-    const i = h('img', { class: 'a', part: 'avatar', alt: '', src: url(src) });
-    i.onerror = () => i.replaceWith(e);
-    return i;
-  };
-
-  // ARIA menu button: Enter/Space/ArrowDown open on the first item, ArrowUp on the last; Escape returns.
-  const menu = (cls, part, label, btn, items, head) => {
-    const b = h('button', { type: 'button', class: cls, part, 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': part }, ...btn);
-    const m = h('div', { role: 'menu', id: part, 'aria-label': label }, ...items);
-    const o = { b, i: items, p: h('div', { class: 'p', part: 'menu', hidden: '' }, head || '', m) };
-    b.onclick = () => open == o ? close() : show(o, 0);
-    b.onkeydown = e => { if (/^Arrow(Up|Down)$/.test(e.key)) { e.preventDefault(); show(o, e.key == 'ArrowUp' ? -1 : 0) } };
-    m.onkeydown = e => {
-      const k = e.key, n = items.length;
-      let j = items.indexOf(root.activeElement);
-      j = k == 'ArrowDown' ? j + 1 : k == 'ArrowUp' ? j - 1 : k == 'Home' ? 0 : k == 'End' ? -1 : null;
-      if (k == 'Escape') { e.preventDefault(); e.stopPropagation(); close(1) }
-      else if (k == 'Tab') close(1); // the browser then moves on from the button
-      else if (k == ' ') { e.preventDefault(); e.target.click() }
-      else if (j != null) { e.preventDefault(); items[(j + n) % n].focus() }
-    };
-    return o.w = h('div', { class: 'w' }, b, o.p);
-  };
-  const item = (href, kids, current) => {
-    const a = h('a', { class: 'i', part: 'item', role: 'menuitem', tabindex: '-1', href: url(href) }, ...kids);
-    if (current) a.setAttribute('aria-current', 'page');
-    return a;
-  };
-  const show = (o, first) => {
-    close();
-    open = o;
-    o.p.hidden = false;
-    o.b.setAttribute('aria-expanded', 'true');
-    o.i.at(first).focus();
-  };
-  const close = refocus => {
-    const o = open;
-    if (!o) return;
-    open = null;
-    o.p.hidden = true;
-    o.b.setAttribute('aria-expanded', 'false');
-    if (refocus) o.b.focus();
-  };
-  const outside = e => open && !e.composedPath().includes(open.w) && close();
-
-  const render = x => { // x: the /api/me document; none draws the fallback
-    const { user: u, apps = [], links: L } = x || {};
-    const cur = ds.app && apps.find(a => a.id == ds.app);
-    const left = apps.length ? menu('b', 'apps', t[3], [h('span', { class: 'g' }), h('span', { class: 'n' }, cur ? cur.name : t[3]), h('span', { class: 'c' })],
-      apps.map(a => item(a.url, [avatar(a.id, String(a.name).charAt(0)), h('span', { class: 'n' }, a.name)], a == cur))) : '';
-    let right;
-    if (u) {
-      const so = item(L.logout, [t[1]]), ini = u.initials || u.name.charAt(0);
-      so.onclick = signOut;
-      right = menu('u', 'user', t[4], [avatar(u.id, ini, u.avatar_url), h('span', { class: 'n', part: 'name' }, u.name), h('span', { class: 'c' })],
-        [item(L.account, [t[2]]), so],
-        h('div', { class: 'h' }, avatar(u.id, ini, u.avatar_url), h('div', {}, h('b', {}, u.name), h('small', {}, u.email))));
-      right.firstChild.setAttribute('aria-label', u.name);
-    } else {
-      const href = x ? url(L.login) : api + '/login';
-      right = h('a', { class: x ? 's' : 's q', part: 'signin', href }, t[0]);
-      (right.onclick = () => { right.href = next(href) })(); // next= is the page when the link is followed
+  const safeUrl = href => { // links from the API: http(s) only
+    try {
+      const parsed = new URL(href, api);
+      return /^https?:$/.test(parsed.protocol) ? parsed.href : '#';
+    } catch (e) {
+      return '#';
     }
-    close();
-    nav.replaceChildren(left, h('div', { class: 'r' }, right));
+  };
+  const withNext = href => href + (href.includes('?') ? '&' : '?') + 'next=' + encodeURIComponent(location.href);
+
+  const avatar = (id, label, imageUrl) => {
+    const initials = el('span', { class: 'avatar', part: 'avatar', 'aria-hidden': 'true' }, label);
+    let hash = 2166136261; // FNV-1a of the id picks the hue, skipping muddy yellows
+    for (const ch of String(id)) hash = Math.imul(hash ^ ch.codePointAt(0), 16777619);
+    initials.style.setProperty('--hue', (hash >>> 0) % 290 + 140); // CSSOM: allowed by a strict style-src
+    if (!imageUrl) return initials;
+    const image = el('img', { class: 'avatar', part: 'avatar', alt: '', src: safeUrl(imageUrl) });
+    image.onerror = () => image.replaceWith(initials);
+    return image;
   };
 
-  const apply = (x, quiet) => { // throws on a document it cannot draw, before changing anything
-    if (!Array.isArray(x.apps) || x.user !== null && typeof Object(x.user).name != 'string') throw Error('not a Onebar answer');
-    const s = JSON.stringify(x);
-    if (s == shown) return;
-    render(x);
-    shown = s;
-    changed(JSON.stringify(x.user));
-    if (!quiet && bc) bc.postMessage({ api, doc: x }); // the other tabs of this site
+  // -- Menus: the ARIA menu button pattern -----------------------------------
+  // Enter/Space/ArrowDown open on the first item, ArrowUp on the last; arrows,
+  // Home and End move; Escape closes and returns focus; Tab closes and moves on.
+  const menuButton = (className, part, label, buttonContent, items, head) => {
+    const button = el('button', { type: 'button', class: className, part, 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': part }, ...buttonContent);
+    const list = el('div', { role: 'menu', id: part, 'aria-label': label }, ...items);
+    const menu = { button, items, panel: el('div', { class: 'menu', part: 'menu', hidden: '' }, head || '', list) };
+    button.onclick = () => openMenu == menu ? closeMenu() : showMenu(menu, 0);
+    button.onkeydown = e => {
+      if (/^Arrow(Up|Down)$/.test(e.key)) {
+        e.preventDefault();
+        showMenu(menu, e.key == 'ArrowUp' ? -1 : 0);
+      }
+    };
+    list.onkeydown = e => {
+      const key = e.key, count = items.length;
+      let index = items.indexOf(root.activeElement);
+      index = key == 'ArrowDown' ? index + 1 : key == 'ArrowUp' ? index - 1 : key == 'Home' ? 0 : key == 'End' ? -1 : null;
+      if (key == 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        closeMenu(true);
+      } else if (key == 'Tab') {
+        closeMenu(true); // the browser then moves on from the button
+      } else if (key == ' ') {
+        e.preventDefault();
+        e.target.click();
+      } else if (index != null) {
+        e.preventDefault();
+        items[(index + count) % count].focus();
+      }
+    };
+    return menu.wrap = el('div', { class: 'wrap' }, button, menu.panel);
   };
-  const changed = u => { // announce what the bar now shows: the user, or null
-    if (u == key) return;
-    key = u;
-    d.dispatchEvent(new CustomEvent('onebar:change', { bubbles: true, composed: true, detail: { user: JSON.parse(u) } }));
+  const menuItem = (href, content, current) => {
+    const link = el('a', { class: 'item', part: 'item', role: 'menuitem', tabindex: '-1', href: safeUrl(href) }, ...content);
+    if (current) link.setAttribute('aria-current', 'page');
+    return link;
   };
-  const user = () => JSON.parse(key || 'null'); // a copy, so the page cannot change the bar's state
+  const showMenu = (menu, focusIndex) => {
+    closeMenu();
+    openMenu = menu;
+    menu.panel.hidden = false;
+    menu.button.setAttribute('aria-expanded', 'true');
+    menu.items.at(focusIndex).focus();
+  };
+  const closeMenu = refocus => {
+    const menu = openMenu;
+    if (!menu) return;
+    openMenu = null;
+    menu.panel.hidden = true;
+    menu.button.setAttribute('aria-expanded', 'false');
+    if (refocus) menu.button.focus();
+  };
+  const closeOnOutsideClick = e => openMenu && !e.composedPath().includes(openMenu.wrap) && closeMenu();
 
-  const load = () => pending || (last = Date.now(), pending = (() => {
-    const ac = new AbortController(), timer = setTimeout(() => ac.abort(), 4000), n = ++seq;
-    return fetch(ME, { credentials: 'include', signal: ac.signal })
-      .then(r => { if (!r.ok) throw Error('HTTP ' + r.status); return r.json() })
-      .then(x => n == seq && apply(x)) // unless a sign-out overtook this answer
-      .catch(e => { // quiet: keep what the bar shows, or draw a muted sign-in link
-        warn(ME + (e.name == 'AbortError' ? ' did not answer in time' : ': ' + e.message));
-        if (!shown) { render(); changed('null') }
+  // -- Drawing ---------------------------------------------------------------
+  const render = answer => { // answer: the /api/me document; none draws the fallback
+    const { user, apps = [], links } = answer || {};
+    const current = options.app && apps.find(app => app.id == options.app);
+    const switcher = apps.length ? menuButton('apps', 'apps', APPS,
+      [el('span', { class: 'grid' }), el('span', { class: 'name' }, current ? current.name : APPS), el('span', { class: 'caret' })],
+      apps.map(app => menuItem(app.url, [avatar(app.id, String(app.name).charAt(0)), el('span', { class: 'name' }, app.name)], app == current))) : '';
+    let end;
+    if (user) {
+      const initials = user.initials || user.name.charAt(0);
+      const signOutItem = menuItem(links.logout, [SIGN_OUT]);
+      signOutItem.onclick = signOut;
+      end = menuButton('user', 'user', USER_MENU,
+        [avatar(user.id, initials, user.avatar_url), el('span', { class: 'name', part: 'name' }, user.name), el('span', { class: 'caret' })],
+        [menuItem(links.account, [ACCOUNT]), signOutItem],
+        el('div', { class: 'head' }, avatar(user.id, initials, user.avatar_url), el('div', {}, el('b', {}, user.name), el('small', {}, user.email))));
+      end.firstChild.setAttribute('aria-label', user.name);
+    } else {
+      const href = answer ? safeUrl(links.login) : api + '/login';
+      end = el('a', { class: answer ? 'signin' : 'signin muted', part: 'signin', href }, SIGN_IN);
+      (end.onclick = () => { end.href = withNext(href) })(); // next= is the page when the link is followed
+    }
+    closeMenu();
+    nav.replaceChildren(switcher, el('div', { class: 'end' }, end));
+  };
+
+  // -- The answer, the announcement, and pages that forget -------------------
+  const currentUser = () => JSON.parse(userKey || 'null'); // a copy, so the page cannot change the bar's state
+
+  const apply = (answer, fromOtherTab) => { // throws on a document it cannot draw, before changing anything
+    if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
+    const json = JSON.stringify(answer);
+    if (json == shownDoc) return;
+    render(answer);
+    shownDoc = json;
+    announce(JSON.stringify(answer.user), answer.user ? 'signed-in' : 'signed-out');
+    if (!fromOtherTab && channel) channel.postMessage({ api, doc: answer }); // the other tabs of this site
+  };
+
+  const announce = (key, newState) => { // what the bar now shows: the user, or null
+    state = newState;
+    settle(JSON.parse(key)); // the first answer settles onebar.ready; later calls do nothing
+    if (newState != 'unavailable') forgetIfOtherUser(key);
+    if (key == userKey) return;
+    userKey = key;
+    doc.dispatchEvent(new CustomEvent('onebar:change', { bubbles: true, composed: true, detail: { user: currentUser() } }));
+  };
+
+  // data-user="ID" (or "" for nobody) says whom the server rendered this page
+  // for. When the bar learns that someone else is signed in now (a sign-out in
+  // this or another tab, another account), it empties the page but for itself
+  // at once and reloads, so that no private text stays on screen. It reloads
+  // once per URL and user: if the server still disagrees, the page stays
+  // empty rather than loop.
+  const forgetIfOtherUser = key => {
+    const now = (JSON.parse(key) || {}).id || '';
+    if (options.user == null) return;
+    const mark = options.user == now ? '' : location.href + ' ' + now; // '': the page and the bar agree
+    let again;
+    try {
+      again = mark && sessionStorage.onebarReload == mark;
+      sessionStorage.onebarReload = mark;
+    } catch (e) { /* storage blocked: reload anyway */ }
+    if (!mark) return;
+    doc.body.replaceChildren(host); // nothing left on screen but the bar
+    if (again) warn('this page was rendered for another user');
+    else location.reload();
+  };
+
+  const json = response => {
+    if (!response.ok) throw Error('HTTP ' + response.status);
+    return response.json();
+  };
+  const load = () => pending || (lastAsked = Date.now(), pending = (() => {
+    const mine = ++generation;
+    return fetch(ME, { credentials: 'include', signal: AbortSignal.timeout(4000) })
+      .then(json)
+      .then(answer => mine == generation && apply(answer)) // unless a sign-out overtook this answer
+      .catch(e => { // quietly: keep what the bar shows, or draw a muted sign-in link
+        warn(ME + (e.name == 'TimeoutError' ? ' did not answer in time' : ': ' + e.message));
+        if (!shownDoc) {
+          render();
+          announce('null', 'unavailable');
+        }
       })
-      .then(() => { clearTimeout(timer); pending = null; return user() });
+      .then(() => {
+        pending = null;
+        return currentUser();
+      });
   })());
-  const check = () => d.visibilityState == 'visible' && Date.now() - last > 2000 && load();
+  // Ask again when the tab comes back, at most every 2 s.
+  const recheck = () => doc.visibilityState == 'visible' && Date.now() - lastAsked > 2000 && load();
 
   function signOut(e) {
     e.preventDefault();
     const href = this.href;
-    close();
-    seq++;
+    closeMenu();
+    generation++;
     fetch(api + '/api/logout', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: '{}' })
-      .then(r => { if (!r.ok) throw 0; return r.json() })
-      .then(x => { apply(x); root.querySelector('[part=signin]').focus() })
-      .catch(() => { location.href = next(href) }); // the service's own sign-out page
+      .then(json)
+      .then(answer => {
+        apply(answer);
+        root.querySelector('[part=signin]').focus();
+      })
+      .catch(() => { location.href = withNext(href) }); // the service's own sign-out page
   }
 
+  // -- Full bleed: at the top of <body>, the bar spans the body's margins ----
+  const bleed = () => {
+    const body = getComputedStyle(doc.body);
+    host.style.margin = `-${body.marginTop} -${body.marginRight} ${body.marginTop} -${body.marginLeft}`;
+  };
+
+  // -- The element -----------------------------------------------------------
+  // Listen while the bar is in the document; stop when it is removed.
+  const listen = method => {
+    doc[method]('visibilitychange', recheck);
+    doc[method]('pointerdown', closeOnOutsideClick, true);
+    win[method]('focus', recheck);
+  };
   customElements.define('one-bar', class extends HTMLElement {
     connectedCallback() {
-      d.addEventListener('visibilitychange', check);
-      d.addEventListener('pointerdown', outside, true);
-      w.addEventListener('focus', check);
-      if (w.BroadcastChannel) {
-        bc = new BroadcastChannel('onebar');
-        bc.onmessage = e => { try { if (e.data.api == api) apply(e.data.doc, 1) } catch (x) {} };
+      listen('addEventListener');
+      if (win.BroadcastChannel) {
+        channel = new BroadcastChannel('onebar');
+        channel.onmessage = e => {
+          try {
+            if (e.data.api == api) apply(e.data.doc, true);
+          } catch (x) { /* not ours */ }
+        };
       }
     }
     disconnectedCallback() {
-      d.removeEventListener('visibilitychange', check);
-      d.removeEventListener('pointerdown', outside, true);
-      w.removeEventListener('focus', check);
-      if (bc) bc.close();
-      bc = null;
+      listen('removeEventListener');
+      if (channel) channel.close();
+      channel = null;
     }
   });
-  const host = d.createElement('one-bar');
-  host.setAttribute('theme', /^(light|dark)$/.test(ds.theme) ? ds.theme : 'auto');
+  const host = doc.createElement('one-bar');
+  host.setAttribute('theme', /^(light|dark)$/.test(options.theme) ? options.theme : 'auto');
   root = host.attachShadow({ mode: 'open' }); // open: axe, tests and the page may look; nothing in it is secret
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
-    root.adoptedStyleSheets = [sheet]; // a constructed sheet is not subject to the page's style-src
-  } catch (e) {
-    root.append(h('style', {}, CSS));
-  }
-  root.append(nav = h('nav', { part: 'bar', 'aria-label': 'Onebar' }));
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(CSS);
+  root.adoptedStyleSheets = [sheet]; // a constructed sheet is not subject to the page's style-src
+  root.append(nav = el('nav', { part: 'bar', 'aria-label': 'Onebar' }));
 
-  w.onebar = Object.freeze({ refresh: load, get user() { return user() } });
+  win.onebar = Object.freeze({
+    refresh: load,
+    ready,
+    get user() { return currentUser() },
+    get state() { return state }
+  });
   load();
 
   (function mount() { // synchronously when it can, so the bar's height is there on first paint
     let target;
-    try { target = ds.mount && d.querySelector(ds.mount) } catch (e) {}
+    try {
+      target = options.mount && doc.querySelector(options.mount);
+    } catch (e) { /* not a selector: warned about below */ }
     if (target) return target.replaceChildren(host);
-    if (!d.body || ds.mount && d.readyState == 'loading') return d.addEventListener('DOMContentLoaded', mount, { once: true });
-    if (ds.mount) warn('nothing matches data-mount=' + ds.mount);
-    d.body.prepend(host);
+    if (!doc.body || options.mount && doc.readyState == 'loading') return doc.addEventListener('DOMContentLoaded', mount, { once: true });
+    if (options.mount) warn('nothing matches data-mount=' + options.mount);
+    doc.body.prepend(host);
+    bleed();
+    win.addEventListener('resize', bleed);
   })();
 })();

@@ -25,7 +25,9 @@ MAX_AGE = 14 * 24 * 3600
 #: Every drill client comes from 127.0.0.1, where real visitors come from many
 #: addresses: the per-address sign-in/sign-up throttle is raised for the drill
 #: (its own tests are in tests/test_ratelimit.py).
-THROTTLE_OFF = {"ONEBAR_LOGIN_RATE_LIMIT": "1000000/minute", "ONEBAR_LOGIN_IP_RATE_LIMIT": "1000000/minute"}
+THROTTLE_OFF = {"ONEBAR_LOGIN_RATE_LIMIT": "1000000/minute", "ONEBAR_LOGIN_IP_RATE_LIMIT": "1000000/minute",
+                "ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT": "1000000/minute",
+                "ONEBAR_LOGIN_IP_ATTEMPT_RATE_LIMIT": "1000000/minute"}
 
 
 @dataclass

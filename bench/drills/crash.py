@@ -17,7 +17,6 @@ from .common import (
     CrashLog,
     Fixture,
     Outcome,
-    check_database,
     log_errors,
     make_fixture,
     mixed_requests,

@@ -23,8 +23,20 @@ settings.py::
     # absolute URL> (Django keeps it absolute because the host differs); the
     # service follows it back when the page's origin is a registered app.
     LOGIN_URL = "http://localhost:8000/login"
-    # {{ onebar.script_url }} and {{ onebar.login_url }} in templates:
+    # {{ onebar.script_url }}, {{ onebar.login_url }} and {{ onebar_user_id }} in templates:
     TEMPLATES[0]["OPTIONS"]["context_processors"].append("onebar.integrations.django.onebar")
+
+Pages that forget: a page that shows private data puts ``data-user="{{
+onebar_user_id }}"`` (the Onebar id, empty when signed out) on the bar's tag::
+
+    <script src="{{ onebar.script_url }}" data-app="notes" data-user="{{ onebar_user_id }}"></script>
+
+When the bar learns that someone else is signed in now (a sign-out from any
+bar, another account), it empties the page and reloads it.
+
+``@login_required`` redirects a person to ``LOGIN_URL``; the middleware turns
+that redirect into ``401`` with ``{"error": ..., "login_url": ...}`` for a
+script (``fetch()``, or ``Accept`` naming JSON and not HTML).
 
 ``ONEBAR`` takes the keys of :meth:`onebar.integrations.wsgi.Identity.from_config`:
 ``SERVICE_URL`` (required), ``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``,
@@ -48,11 +60,11 @@ from django.contrib.auth import authenticate, get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject
 
 from ..exc import ConfigError
-from .wsgi import Identity, OnebarUser
+from .wsgi import Identity, OnebarUser, wants_json
 
 __all__ = ["OnebarBackend", "OnebarMiddleware", "get_user", "onebar"]
 
@@ -141,7 +153,12 @@ class OnebarMiddleware:
             return await sync_to_async(get_user)(request, identity)
 
         request.auser = auser  # type: ignore[attr-defined]
-        return self.get_response(request)
+        response = self.get_response(request)
+        login = getattr(settings, "LOGIN_URL", None)
+        if (response.status_code == 302 and isinstance(login, str) and login
+                and response.get("Location", "").startswith(login) and wants_json(request.META)):
+            return JsonResponse({"error": "sign in required", "login_url": response["Location"]}, status=401)
+        return response
 
     def _identity_from_settings(self) -> Identity:
         me = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -170,6 +187,14 @@ class OnebarMiddleware:
 
 
 def onebar(request: HttpRequest) -> dict[str, Any]:
-    """Template context processor: ``{{ onebar.script_url }}``, ``{{ onebar.login_url }}``."""
+    """Template context processor: ``{{ onebar.script_url }}``, ``{{ onebar.login_url }}``,
+    and ``{{ onebar_user_id }}`` (the Onebar id of the signed-in user, else empty) for ``data-user``."""
     identity = getattr(request, "onebar", None)
-    return {"onebar": identity} if isinstance(identity, Identity) else {}
+    if not isinstance(identity, Identity):
+        return {}
+
+    def user_id() -> str:  # templates call it, and only if they use it
+        user = identity.user(request.META)
+        return user.id if user is not None else ""
+
+    return {"onebar": identity, "onebar_user_id": user_id}

@@ -7,6 +7,7 @@ at most once per request and only when a view or template asks.
 Example::
 
     from flask import Flask, render_template_string
+    from markupsafe import escape
     from onebar.integrations.flask import Onebar, current_user, login_required
 
     app = Flask(__name__)
@@ -16,14 +17,19 @@ Example::
     @app.get("/")
     def index():
         user = current_user()          # an OnebarUser, or None
-        return f"Hello, {user.name}!" if user else "Hello, guest."
+        return f"Hello, {escape(user.name)}!" if user else "Hello, guest."  # names are user input: escape
 
     @app.get("/mine")
-    @login_required                    # signed out: redirect to the sign-in page and back
+    @login_required                    # signed out: the sign-in page and back (a script: 401 JSON)
     def mine():
-        return render_template_string(
-            '<script src="{{ onebar.script_url }}" data-app="tasks"></script>'
+        return render_template_string(  # templates escape; data-user: see "Pages that forget" below
+            '<script src="{{ onebar.script_url }}" data-app="tasks" data-user="{{ onebar_user_id }}"></script>'
             "<p>Only for {{ onebar_user.name }}</p>")
+
+Pages that forget: a page that shows private data puts ``data-user="{{
+onebar_user_id }}"`` (the user's id, empty when signed out) on the bar's tag.
+When the bar learns that someone else is signed in now (a sign-out from any
+bar, another account), it empties the page and reloads it.
 
 Settings, from ``app.config`` with the ``ONEBAR_`` prefix or as keyword
 arguments without it (lower case): ``SERVICE_URL`` (required),
@@ -41,9 +47,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, has_request_context, redirect, request
+from flask import Flask, current_app, has_request_context, jsonify, redirect, request
 
-from .wsgi import Identity, OnebarUser
+from .wsgi import Identity, OnebarUser, wants_json
 
 __all__ = ["Onebar", "current_user", "identity", "login_required", "login_url"]
 
@@ -86,11 +92,17 @@ def login_url(next_url: str | None = None) -> str:
 
 
 def login_required(view: F) -> F:
-    """Let only signed-in users in; send the others to sign in and back here."""
+    """Let only signed-in users in; send the others to sign in and back here.
+
+    A script (``fetch()``, or ``Accept`` naming JSON and not HTML) gets ``401``
+    with ``{"error": ..., "login_url": ...}`` instead of a redirect to a page.
+    """
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
+            if wants_json(request.environ):
+                return jsonify(error="sign in required", login_url=login_url()), 401
             return redirect(login_url(), 302)
         return view(*args, **kwargs)
 
@@ -100,4 +112,5 @@ def login_required(view: F) -> F:
 def _template_context() -> dict[str, Any]:
     if not has_request_context():
         return {"onebar": identity()}
-    return {"onebar": identity(), "onebar_user": current_user()}
+    user = current_user()
+    return {"onebar": identity(), "onebar_user": user, "onebar_user_id": user.id if user else ""}

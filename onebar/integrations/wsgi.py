@@ -59,7 +59,7 @@ domain never sees it: it gets ``None`` here and relies on the bar.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..exc import ConfigError
@@ -77,7 +77,19 @@ __all__ = [
     "RemoteVerifier",
     "Verifier",
     "cookie_value",
+    "wants_json",
 ]
+
+
+def wants_json(environ: Mapping[str, Any]) -> bool:
+    """Whether the client is a script, not a person at a page: ``fetch()`` or
+    ``XMLHttpRequest`` (``Sec-Fetch-Dest: empty``), or an ``Accept`` header that
+    names JSON and not HTML. Such a client gets a 401 with JSON where a person
+    would be redirected to the sign-in page."""
+    if environ.get("HTTP_SEC_FETCH_DEST") == "empty":
+        return True
+    accept = environ.get("HTTP_ACCEPT", "")
+    return "json" in accept and "text/html" not in accept
 
 
 class OnebarMiddleware:

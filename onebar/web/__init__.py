@@ -173,8 +173,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     @app.get("/onebar.js")
     def onebar_js() -> Response:
-        # An ETag, If-None-Match → 304, Cache-Control: public, max-age=300.
-        response = send_from_directory(static_dir, "onebar.js", mimetype="text/javascript", max_age=300)
+        # /onebar.js is the minified build (npm run build); ?debug the readable source.
+        # Each has its own ETag (If-None-Match → 304) and Cache-Control: public, max-age=300.
+        name = "onebar.js" if "debug" in request.args else "onebar.min.js"
+        response = send_from_directory(static_dir, name, mimetype="text/javascript", max_age=300)
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 

@@ -7,6 +7,11 @@ first child of ``<body>`` is the script tag. Query parameters choose the tag::
          &twice=1     the tag twice
          &csp=1       served with a strict Content-Security-Policy header
          &hostile=1   plus a stylesheet that tries to restyle everything
+         &bare=1      without the page's stylesheet (browser defaults: 8px body margin, no color-scheme)
+         &user=ID     data-user=ID: the page says whom it was rendered for ("" for nobody)
+
+``/snippet?html=...&policy=...`` serves a block of the docs as a page (with
+``/app.js``), under the given Content-Security-Policy if any.
 
 ``/app.js`` is the page's own script: it records ``onebar:change`` events and
 CSP violations in ``window.hostpage`` and writes "Page script ran" into the page.
@@ -91,10 +96,10 @@ def fixed_document(service: str, avatar_url: str | None = None) -> dict[str, obj
 
 def page(service: str, q: dict[str, str]) -> str:
     attrs = {"src": q.get("src", f"{service}/onebar.js"), "data-app": q.get("app", "notes")}
-    for key in ("theme", "lang", "mount", "api"):
-        if q.get(key):
+    for key in ("theme", "lang", "mount", "api", "user"):
+        if q.get(key) or key == "user" and key in q:
             attrs[f"data-{key}"] = q[key]
-    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items() if v) + "></script>"
+    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items() if v or k == "data-user") + "></script>"
     classes = q.get("theme", "") if q.get("theme") in ("light", "dark") else ""
     hostile = '<link rel="stylesheet" href="/hostile.css">' if q.get("hostile") else ""
     slot = '<div id="slot"><a href="/login">Sign in (no JavaScript)</a></div>' if q.get("mount") else ""
@@ -106,7 +111,7 @@ def page(service: str, q: dict[str, str]) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Notes</title>
-<link rel="stylesheet" href="/page.css">{hostile}
+{'' if q.get('bare') else '<link rel="stylesheet" href="/page.css">'}{hostile}
 <script src="/app.js"></script>
 </head>
 <body>{tag}{tag if q.get("twice") else ""}
@@ -123,7 +128,7 @@ def page(service: str, q: dict[str, str]) -> str:
 
 def strict_csp(service: str) -> str:
     return ("default-src 'none'; "
-            f"script-src 'self' {service}; connect-src {service}; img-src {service}; style-src 'self'; "
+            f"script-src 'self' {service}; connect-src {service}; img-src 'self' {service}; style-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
             "require-trusted-types-for 'script'; trusted-types 'none'")
 
@@ -141,11 +146,17 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/", "/page"):
             headers = {"Content-Security-Policy": strict_csp(self.service)} if q.get("csp") else {}
             return self.send(200, "text/html; charset=utf-8", page(self.service, q), headers)
+        if path == "/snippet":  # a docs block as a page: ?html=<from <body> on>&policy=<a CSP>
+            headers = {"Content-Security-Policy": q["policy"]} if q.get("policy") else {}
+            return self.send(200, "text/html; charset=utf-8",
+                             '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Snippet</title>'
+                             '<script src="/app.js"></script></head>\n' + q.get("html", "")
+                             + '\n<p id="status">Page script did not run</p>', headers)
         if path == "/page.css":
             return self.send(200, "text/css", PAGE_CSS)
         if path == "/hostile.css":
             return self.send(200, "text/css", HOSTILE_CSS)
-        if path == "/avatar.svg":
+        if path in ("/avatar.svg", "/favicon.ico"):  # (Firefox asks for the icon under img-src)
             return self.send(200, "image/svg+xml", AVATAR_SVG)
         if path == "/app.js":
             return self.send(200, "text/javascript", APP_JS)

@@ -117,8 +117,11 @@ def test_script_is_served_with_an_etag_and_revalidates_to_304(sites: Sites) -> N
         body, etag = first.read(), first.headers["ETag"]
         assert first.headers["Content-Type"].startswith("text/javascript")
         assert "max-age" in first.headers["Cache-Control"]
-    assert body == (ROOT / "static" / "onebar.js").read_bytes()
+    assert body == (ROOT / "static" / "onebar.min.js").read_bytes()  # the minified build
     assert etag
+    with urllib.request.urlopen(url + "?debug") as readable:  # the source, for people debugging
+        assert readable.read() == (ROOT / "static" / "onebar.js").read_bytes()
+        assert readable.headers["ETag"] not in ("", etag)
     request = urllib.request.Request(url, headers={"If-None-Match": etag})
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(request)

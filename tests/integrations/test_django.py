@@ -88,7 +88,7 @@ def protected(request: HttpRequest) -> HttpResponse:
 
 def page(request: HttpRequest) -> HttpResponse:
     template = engines["django"].from_string(
-        '<script src="{{ onebar.script_url }}" data-app="notes"></script>'
+        '<script src="{{ onebar.script_url }}" data-app="notes" data-user="{{ onebar_user_id }}"></script>'
         "{% if user.is_authenticated %}Hi {{ user.first_name }} ({{ user.onebar.initials }}){% else %}"
         '<a href="{{ onebar.login_url }}">Sign in</a>{% endif %}')
     return HttpResponse(template.render(request=request))
@@ -169,8 +169,27 @@ def test_login_required_lets_a_member_in() -> None:
 
 def test_templates_get_the_user_and_the_bar() -> None:
     assert client().get("/page/").content.decode() == (
-        '<script src="http://id.test/onebar.js" data-app="notes"></script>Hi Ada (AL)')
-    assert client(None).get("/page/").content.decode().endswith('<a href="http://id.test/login">Sign in</a>')
+        '<script src="http://id.test/onebar.js" data-app="notes" data-user="u_ada"></script>Hi Ada (AL)')
+    assert client(None).get("/page/").content.decode() == (
+        '<script src="http://id.test/onebar.js" data-app="notes" data-user=""></script>'
+        '<a href="http://id.test/login">Sign in</a>')
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({"HTTP_SEC_FETCH_DEST": "empty", "HTTP_ACCEPT": "*/*"}, id="fetch"),
+    pytest.param({"HTTP_ACCEPT": "application/json"}, id="accept-json"),
+])
+def test_login_required_answers_a_script_with_401_json(headers: dict[str, str]) -> None:
+    response = client(None).get("/protected/", **headers)  # type: ignore[arg-type]
+    assert response.status_code == 401
+    assert response.json() == {"error": "sign in required",
+                               "login_url": "http://id.test/login?next=http%3A//testserver/protected/"}
+
+
+def test_login_required_still_redirects_a_browser_navigation() -> None:
+    response = client(None).get("/protected/", HTTP_SEC_FETCH_DEST="document",  # type: ignore[arg-type]
+                                HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code == 302
 
 
 def test_the_django_user_follows_changes_at_onebar() -> None:

@@ -62,11 +62,11 @@ def app(verifier: FakeVerifier) -> Flask:
     return make_app(ONEBAR_SERVICE_URL="http://id.test", ONEBAR_VERIFIER=verifier)
 
 
-def get(app: Flask, path: str, cookie: str | None = None):  # type: ignore[no-untyped-def]
+def get(app: Flask, path: str, cookie: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
     client = app.test_client()
     if cookie:
         client.set_cookie("onebar_session", cookie, domain="localhost")
-    return client.get(path)
+    return client.get(path, headers={k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def test_pages_see_the_signed_in_user(app: Flask) -> None:
@@ -81,6 +81,30 @@ def test_login_required_sends_a_visitor_to_sign_in_and_back(app: Flask) -> None:
     target = urlsplit(response.headers["Location"])
     assert (target.scheme, target.netloc, target.path) == ("http", "id.test", "/login")
     assert parse_qs(target.query) == {"next": ["http://localhost/members?tab=open"]}
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param({"Sec_Fetch_Dest": "empty", "Accept": "*/*"}, id="fetch"),
+    pytest.param({"Accept": "application/json"}, id="accept-json"),
+])
+def test_login_required_answers_a_script_with_401_json(app: Flask, headers: dict[str, str]) -> None:
+    response = get(app, "/members", **headers)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "sign in required",
+                                   "login_url": "http://id.test/login?next=http%3A%2F%2Flocalhost%2Fmembers"}
+
+
+def test_login_required_still_redirects_a_browser_navigation(app: Flask) -> None:
+    response = get(app, "/members", Sec_Fetch_Dest="document",
+                   Accept="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+    assert response.status_code == 302
+
+
+def test_templates_get_the_user_id_for_data_user(app: Flask) -> None:
+    with app.test_request_context("/", headers={"Cookie": "onebar_session=good.cookie.value"}):
+        assert render_template_string("[{{ onebar_user_id }}]") == f"[{ADA_USER.id}]"
+    with app.test_request_context("/"):
+        assert render_template_string("[{{ onebar_user_id }}]") == "[]"
 
 
 def test_login_required_lets_a_member_in_with_the_bar(app: Flask) -> None:

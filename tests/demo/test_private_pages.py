@@ -1,0 +1,157 @@
+"""Demo pages forget their user, show no console errors, and never run a name as HTML.
+
+In a real Chromium against the live demo (the service and the three sites).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+
+from .conftest import GRACE, Demo
+
+pytestmark = pytest.mark.browser
+
+HTML_NAME = '<img src=x onerror="window.pwned=1">Mallory'
+
+
+def sign_in(page: Page, demo: Demo, email: str, password: str, then: str) -> None:
+    page.goto(f"{demo.service.url}/login?next={quote(then, safe='')}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(then)
+
+
+def page_text(page: Page) -> str:
+    """Everything on screen outside the bar (whose shadow root innerText does not include)."""
+    return page.evaluate("document.body.innerText")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context()
+    yield context
+    context.close()
+
+
+# The page, and private text the server renders on it for Grace.
+PRIVATE_PAGES = [
+    pytest.param("tasks", "/", "Hello, Grace.", id="tasks-home"),
+    pytest.param("tasks", "/tasks", "Sign in once with Onebar", id="tasks-list"),
+    pytest.param("notes", "/", "Welcome back, Grace.", id="notes-home"),
+    pytest.param("notes", "/notes/", "Grace’s notes", id="notes-list"),
+]
+
+
+@pytest.mark.parametrize(("site", "path", "private"), PRIVATE_PAGES)
+def test_after_sign_out_from_the_bar_no_private_text_stays_on_screen(
+        context: BrowserContext, demo: Demo, site: str, path: str, private: str) -> None:
+    page = context.new_page()
+    url = getattr(demo, site) + path
+    sign_in(page, demo, GRACE[0], GRACE[2], then=url)
+    expect(page.locator("body")).to_contain_text(private)
+
+    page.locator("one-bar [part~=user]").click()
+    page.get_by_role("menuitem", name="Sign out").click()
+    expect(page.locator("body")).not_to_contain_text(private)
+    expect(page.locator("body")).not_to_contain_text("Grace")
+    page.wait_for_load_state()
+    assert "Grace" not in page_text(page)
+
+
+@pytest.mark.parametrize(("site", "path", "private"), PRIVATE_PAGES)
+def test_a_sign_out_in_another_app_clears_this_page_when_it_is_looked_at(
+        context: BrowserContext, demo: Demo, site: str, path: str, private: str) -> None:
+    page = context.new_page()
+    url = getattr(demo, site) + path
+    sign_in(page, demo, GRACE[0], GRACE[2], then=url)
+    expect(page.locator("body")).to_contain_text(private)
+
+    elsewhere = context.new_page()
+    elsewhere.goto(demo.handbook + "/")
+    elsewhere.locator("one-bar [part~=user]").click()
+    elsewhere.get_by_role("menuitem", name="Sign out").click()
+    expect(elsewhere.locator("one-bar [part~=signin]")).to_be_visible()
+
+    page.bring_to_front()  # the bar asks again when its tab is looked at (at most every 2 s)
+    deadline = time.monotonic() + 10
+    while private in page_text(page):
+        assert time.monotonic() < deadline, f"{url} still shows {private!r}"
+        page.evaluate("() => { document.dispatchEvent(new Event('visibilitychange')); "
+                      "window.dispatchEvent(new Event('focus')); }")
+        page.wait_for_timeout(250)
+    page.wait_for_load_state()
+    expect(page.locator("body")).not_to_contain_text(private)
+    expect(page.locator("body")).not_to_contain_text("Grace")
+
+
+DEMO_PAGES = [("tasks", "/"), ("tasks", "/tasks"), ("notes", "/"), ("notes", "/notes/"), ("handbook", "/")]
+
+
+def watch(page: Page) -> list[str]:
+    """Console errors, uncaught exceptions and failed loads (a missing favicon among them)."""
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text} ({message.location.get('url')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
+    return problems
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["signed-out", "signed-in"])
+def test_no_demo_page_logs_an_error_or_misses_a_file(context: BrowserContext, demo: Demo, signed_in: bool) -> None:
+    page = context.new_page()
+    if signed_in:
+        sign_in(page, demo, GRACE[0], GRACE[2], then=demo.handbook + "/")
+    problems = watch(page)
+    for site, path in DEMO_PAGES:
+        page.goto(getattr(demo, site) + path)
+        expect(page.locator("one-bar [part~=user], one-bar [part~=signin]")).to_have_count(1)
+        assert page.evaluate("[...document.querySelectorAll('link[rel~=icon]')].length") == 1, f"{site}{path}"
+        page.evaluate("window.onebar.ready")
+        page.wait_for_load_state("networkidle")  # the favicon is fetched after load
+    assert problems == []
+
+
+def test_an_html_name_runs_nowhere(context: BrowserContext, demo: Demo) -> None:
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # A new account, through the service's own sign-up form, named with HTML.
+    page.goto(f"{demo.service.url}/signup?next={quote(demo.handbook + '/', safe='')}")
+    page.get_by_label("Name").fill(HTML_NAME)
+    page.get_by_label("Email").fill("mallory@example.com")
+    page.get_by_label("Password", exact=True).fill("correct horse battery staple")
+    page.get_by_label("Repeat password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(demo.handbook + "/")
+    for site, path in DEMO_PAGES:
+        page.goto(getattr(demo, site) + path)
+        expect(page.locator("one-bar [part~=name]")).to_have_text(HTML_NAME)  # shown as text
+        page.wait_for_timeout(200)
+        assert page.evaluate("window.pwned") is None, f"{site}{path} ran the name"
+        assert page.locator("img[src=x]").count() == 0, f"{site}{path} made an element of the name"
+    assert dialogs == []
+
+
+def test_signing_out_twice_on_the_same_page_reloads_it_both_times(context: BrowserContext, demo: Demo) -> None:
+    page = context.new_page()
+    url = demo.tasks + "/"
+    for _ in range(2):
+        sign_in(page, demo, GRACE[0], GRACE[2], then=url)
+        expect(page.locator("#greeting")).to_have_text("Hello, Grace.")
+        page.locator("one-bar [part~=user]").click()
+        page.get_by_role("menuitem", name="Sign out").click()
+        # Reloaded, and rendered for a guest: not an empty page.
+        expect(page.locator("#greeting")).to_have_text("Small lists, done.")
+        expect(page.locator("one-bar [part~=signin]")).to_be_visible()
