@@ -38,8 +38,9 @@ from onebar import logs
 from onebar.sessions import MAX_COOKIE_LENGTH, SESSION_SALT
 
 _LOOKUP = (
-    "SELECT s.user_id, u.id, u.email, u.name, u.avatar_url FROM sessions s JOIN users u ON u.id = s.user_id"
-    " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ?"
+    "SELECT s.user_id, u.id, u.email, u.name, u.avatar_url, u.email_verified FROM sessions s"
+    " JOIN users u ON u.id = s.user_id"
+    " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled_at IS NULL"
 )
 _EXTEND = "UPDATE sessions SET expires_at = ?, last_seen_at = ? WHERE key = ? AND revoked_at IS NULL"
 _WORDS = re.compile(r"[\s\-_.@]+")
@@ -153,9 +154,9 @@ class BaselineApp:
                     db.execute(_EXTEND, (now + self.max_age, now, sid_key))
                     db.execute("COMMIT")
                     extra.append(self._cookie_header(self.signer.dumps({"s": sid, "u": uid})))
-                _, uid, email, name, avatar = row
+                _, uid, email, name, avatar, verified = row
                 user = {"id": uid, "name": name, "email": email, "initials": _initials(name, email),
-                        "avatar_url": avatar}
+                        "avatar_url": avatar, "email_verified": bool(verified)}
         base = self.public_url or f"{environ['wsgi.url_scheme']}://{environ.get('HTTP_HOST') or environ['SERVER_NAME']}"
         doc = {"user": user, "apps": self.apps,
                "links": {"login": f"{base}/login", "logout": f"{base}/logout", "account": f"{base}/account"}}

@@ -5,6 +5,15 @@ one per (address, subject) pair, where the subject is the account tried, which
 stops guessing one account's password; and one per address, which stops
 spraying many accounts or creating them in bulk.
 
+Sign-ins add a third, per account from anywhere (``anywhere=True``), against
+guessing from many addresses. None of the three applies to a browser that has
+signed in to the account before (it shows a signed device cookie, as OWASP's
+"device cookies" advise): that browser has its own per-account window, so a
+wrong-password storm against an account, even from the owner's own address,
+locks out the attacker and not the owner. The same goes for the limits on
+every attempt (:meth:`Throttle.attempt`): a trusted browser counts in a
+window of its own, not in its address's.
+
 Where the counts live (:func:`limits_storage`), so that every process that
 answers sign-ins sees the same counts:
 
@@ -127,30 +136,42 @@ class Throttle:
     :param attempts_per_account, attempts_per_address: limits on every sign-in
         attempt, whatever its outcome (``attempt``): each costs a password
         hash, so correct ones must be bounded too.
+    :param per_account_anywhere: the limit on failures against one account
+        from any address (``anywhere=True``).
     """
 
     #: Seconds between two warnings about a failing storage.
     warn_every = 60.0
 
     def __init__(self, storage: Storage | str, per_account: str, per_address: str,
-                 attempts_per_account: str = "10/minute", attempts_per_address: str = "60/minute") -> None:
+                 attempts_per_account: str = "10/minute", attempts_per_address: str = "60/minute",
+                 per_account_anywhere: str = "100/hour") -> None:
         if isinstance(storage, str):
             storage = storage_from_string(storage, wrap_exceptions=True)
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
         self._attempts = [(parse(attempts_per_account), True), (parse(attempts_per_address), False)]
+        self._anywhere = parse(per_account_anywhere)
         self._warned_at = -math.inf
 
-    def attempt(self, address: str, subject: str) -> int | None:
+    def attempt(self, address: str, subject: str, *, device: str | None = None) -> int | None:
         """Count one attempt of any outcome; seconds to wait if it is one too many (then not counted).
+
+        :param device: the id of a trusted browser of ``subject``: only its own
+            per-account window counts, not its address's.
 
         A failing storage lets the attempt through (fail open, as the other checks do).
         """
         waits = []
+        subject = subject.casefold()
+        if device:
+            checks = [(self._attempts[0][0], ("onebar-attempt-device", device, subject))]
+        else:
+            checks = [(limit, ("onebar-attempt", address, subject) if per_subject else ("onebar-attempt", address))
+                      for limit, per_subject in self._attempts]
         try:
-            for limit, per_subject in self._attempts:
-                keys = ("onebar-attempt", address, subject.casefold()) if per_subject else ("onebar-attempt", address)
+            for limit, keys in checks:
                 if not self._limiter.hit(limit, *keys):
                     waits.append(self._limiter.get_window_stats(limit, *keys).reset_time - time.time())
         except (StorageError, StoreError) as exc:
@@ -158,8 +179,14 @@ class Throttle:
             return None
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def _checks(self, address: str, subject: str):  # type: ignore[no-untyped-def]
-        return [(self._per_account, ("onebar", address, subject.casefold())), (self._per_address, ("onebar", address))]
+    def _checks(self, address: str, subject: str, device: str | None = None, anywhere: bool = False):  # type: ignore[no-untyped-def]
+        subject = subject.casefold()
+        if device:
+            return [(self._per_account, ("onebar-device", device, subject))]
+        checks = [(self._per_account, ("onebar", address, subject)), (self._per_address, ("onebar", address))]
+        if anywhere:
+            checks.append((self._anywhere, ("onebar-account", subject)))
+        return checks
 
     def _failed(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -167,12 +194,16 @@ class Throttle:
             self._warned_at = now
             log.warning("sign-in limits are not enforced: their storage fails (%s)", exc)
 
-    def retry_after(self, address: str, subject: str) -> int | None:
-        """Seconds until another attempt is allowed, or None if it is now (or the storage fails)."""
+    def retry_after(self, address: str, subject: str, *, device: str | None = None,
+                    anywhere: bool = False) -> int | None:
+        """Seconds until another attempt is allowed, or None if it is now (or the storage fails).
+
+        :param device: the id of a trusted browser of ``subject``: only its own window counts.
+        """
         try:
             waits = [
                 self._limiter.get_window_stats(limit, *keys).reset_time - time.time()
-                for limit, keys in self._checks(address, subject)
+                for limit, keys in self._checks(address, subject, device, anywhere)
                 if not self._limiter.test(limit, *keys)
             ]
         except (StorageError, StoreError) as exc:
@@ -180,17 +211,17 @@ class Throttle:
             return None
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def count(self, address: str, subject: str) -> None:
-        """Count one attempt (a failed sign-in, a sign-up) against both windows."""
+    def count(self, address: str, subject: str, *, device: str | None = None, anywhere: bool = False) -> None:
+        """Count one attempt (a failed sign-in, a sign-up) against every window that applies."""
         try:
-            for limit, keys in self._checks(address, subject):
+            for limit, keys in self._checks(address, subject, device, anywhere):
                 self._limiter.hit(limit, *keys)
         except (StorageError, StoreError) as exc:
             self._failed(exc)
 
-    def reset(self, address: str, subject: str) -> None:
-        """Forget the (address, subject) count, e.g. after a successful sign-in."""
-        limit, keys = self._checks(address, subject)[0]
+    def reset(self, address: str, subject: str, *, device: str | None = None) -> None:
+        """Forget the (address or device, subject) count, e.g. after a successful sign-in."""
+        limit, keys = self._checks(address, subject, device)[0]
         try:
             self._limiter.clear(limit, *keys)
         except (StorageError, StoreError) as exc:

@@ -36,6 +36,18 @@ Every setting, with its variable::
                                                    counts per process), below redis_url
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
+    login_account_rate_limit ONEBAR_LOGIN_ACCOUNT_RATE_LIMIT "100/hour" failures per account from
+                                                   browsers it never signed in on (a browser it
+                                                   did sign in on has its own count: no lockout
+                                                   of the owner)
+    smtp_url            ONEBAR_SMTP_URL            none: mail is off. smtp://[user:pass@]host[:port],
+                                                   smtp://…?starttls=true, or smtps://… (TLS)
+    mail_from           ONEBAR_MAIL_FROM           "Onebar <onebar@HOST of public_url>"
+    dev_mode            ONEBAR_DEV_MODE            false; true: with mail off, the log shows the
+                                                   links a message would have carried (refused
+                                                   with an https public_url: never in production)
+    signup              ONEBAR_SIGNUP              open | closed | invite
+    signup_domains      ONEBAR_SIGNUP_DOMAINS      none (any); else comma-separated email domains
     allowed_hosts       ONEBAR_ALLOWED_HOSTS       none: with public_url set, only its host is
                                                    served (comma separated extra names, e.g.
                                                    "onebar:8000" for internal callers)
@@ -89,6 +101,12 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_storage: str | None = None
     trusted_proxies: int = 0
+    login_account_rate_limit: str = "100/hour"
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str | None = None
+    dev_mode: bool = False
+    signup: str = "open"
+    signup_domains: tuple[str, ...] = ()
     #: Host header values served besides public_url's (which alone sets the allowlist).
     allowed_hosts: tuple[str, ...] = ()
     access_log: bool = True
@@ -114,6 +132,15 @@ class Settings:
             raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
+        if self.signup not in SIGNUP_POLICIES:
+            raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {self.signup!r}")
+        domains = self.signup_domains.split(",") if isinstance(self.signup_domains, str) else self.signup_domains
+        object.__setattr__(self, "signup_domains", tuple(
+            d.strip().lstrip("@").casefold() for d in domains if d.strip()))
+        if self.smtp_url is not None and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
+            raise ConfigError("smtp_url must look like smtp://host:25, smtp://host:587?starttls=true or smtps://host")
+        if self.dev_mode and self.cookie_secure:
+            raise ConfigError("dev_mode logs sign-in links: it is for http development only, not with https")
 
     def _check_database_url(self, url: str) -> None:
         if is_postgres(url):
@@ -131,6 +158,8 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
 
+
+SIGNUP_POLICIES = ("open", "closed", "invite")
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -180,6 +209,12 @@ _KINDS: dict[str, type] = {
     "hashing_wait": int,
     "session_purge_interval": int,
     "trusted_proxies": int,
+    "login_account_rate_limit": str,
+    "smtp_url": str,
+    "mail_from": str,
+    "dev_mode": bool,
+    "signup": str,
+    "signup_domains": tuple,
     "allowed_hosts": tuple,
     "access_log": bool,
 }

@@ -10,6 +10,8 @@ export interface OnebarUser {
   email: string;
   initials: string;
   avatar_url: string | null;
+  /** True once the user opened a confirmation link sent to this email; false again after it changes. */
+  email_verified: boolean;
 }
 
 /** What the bar knows: before its first answer, and after. */

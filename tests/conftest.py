@@ -165,6 +165,10 @@ class AuthActions:
         c = self._client.get_cookie(self._app.extensions["onebar.service"].settings.cookie_name)
         return c.value if c else None
 
+    def forget_device(self) -> None:
+        """Drop the device cookie: from now on a browser the account never signed in on."""
+        self._client.delete_cookie("onebar_device", path="/login")
+
     def me(self, **kwargs: object) -> dict:  # type: ignore[type-arg]
         return self._client.get("/api/me", **kwargs).get_json()  # type: ignore[no-any-return]
 
@@ -172,3 +176,28 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient, app: Flask) -> AuthActions:
     return AuthActions(client, app)
+
+
+# -- mail ---------------------------------------------------------------------------
+
+@pytest.fixture
+def mailbox() -> Iterator["Mailbox"]:
+    """A real SMTP server on loopback; see tests/mailbox.py."""
+    from .mailbox import Mailbox
+
+    with Mailbox() as box:
+        yield box
+
+
+@pytest.fixture
+def mail_app(settings: Settings, store: SQLiteStore, mailbox) -> Flask:  # type: ignore[no-untyped-def]
+    """The app, sending its mail through ``mailbox``."""
+    app = create_app(settings.replace(smtp_url=mailbox.url), store)
+    app.config["TESTING"] = True
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
+    return app
+
+
+@pytest.fixture
+def mail_auth(mail_app: Flask) -> AuthActions:
+    return AuthActions(mail_app.test_client(), mail_app)

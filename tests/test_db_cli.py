@@ -10,7 +10,7 @@ import pytest
 
 from onebar import settings as settings_mod
 from onebar.sessions import SessionCodec
-from onebar.store import App, SQLiteStore, schema
+from onebar.store import App, AuditEvent, SQLiteStore, schema
 from onebar.store.postgres import PostgresStore
 from onebar.web import create_app
 
@@ -41,7 +41,8 @@ def test_db_upgrade_on_postgresql_never_shows_the_password(tmp_path, postgres_se
 
 @pytest.fixture
 def embedded(tmp_path):
-    """A data dir whose SQLite store has two users, live and revoked sessions and two apps."""
+    """A data dir whose SQLite store has two users (one verified, one disabled), live and revoked
+    sessions, two apps and two audit events."""
     data = tmp_path / "data"
     settings = settings_mod.load(environ={}, data_dir=data)  # creates the key file, as `onebar` does
     store = SQLiteStore(settings.database)
@@ -53,6 +54,10 @@ def embedded(tmp_path):
     live = store.create_session(ada.id, expires_at=later, user_agent="Firefox")
     revoked = store.create_session(grace.id, expires_at=later)
     store.revoke_session(revoked)
+    store.mark_email_verified(ada.id, "ada@example.com")
+    store.set_disabled(grace.id, True)
+    store.add_audit(AuditEvent("signup", 1_700_000_000, ada.id, ada.email, "127.0.0.1"))
+    store.add_audit(AuditEvent("account.disable", 1_700_000_001, grace.id, grace.email, detail="by operator"))
     store.close()
     codec = SessionCodec(settings.secret_keys, settings.session_max_age)
     return data, settings, {"live": codec.encode(live, ada.id), "revoked": codec.encode(revoked, grace.id)}
@@ -74,7 +79,8 @@ def test_db_copy_moves_users_sessions_and_apps_and_cookies_keep_working(embedded
     data, settings, cookies = embedded
     result = cli(data, "db", "copy", "--to", postgres_url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("copied 2 users, 2 sessions, 2 apps to postgresql://onebar:***@127.0.0.1:")
+    assert result.stdout.startswith(
+        "copied 2 users, 2 sessions, 2 apps, 2 audit events to postgresql://onebar:***@127.0.0.1:")
     assert postgres_server.password not in result.stdout + result.stderr
 
     me = _me(settings, postgres_url, cookies["live"])
@@ -84,6 +90,12 @@ def test_db_copy_moves_users_sessions_and_apps_and_cookies_keep_working(embedded
     pg = PostgresStore(postgres_url)
     try:
         assert pg.get_credentials("ada@example.com")[1] == "scrypt:ada"  # signs in with the same password
+        assert pg.get_user_by_email("ada@example.com").email_verified
+        assert pg.get_user_by_email("grace@example.com").disabled
+        assert [(e.event, e.email) for e in pg.list_audit()] == [("signup", "Ada@Example.com"),
+                                                                 ("account.disable", "grace@example.com")]
+        pg.add_audit(AuditEvent("login.success", int(time.time()), email="ada@example.com"))  # ids go on
+        assert [e.event for e in pg.list_audit()][-1] == "login.success"
     finally:
         pg.close()
 
@@ -96,10 +108,10 @@ def test_db_copy_refuses_a_non_empty_target_unless_forced_and_repeats_exactly(em
 
     forced = cli(data, "db", "copy", "--to", postgres_url, "--force")
     assert forced.returncode == 0, forced.stderr
-    assert forced.stdout.startswith("copied 2 users, 2 sessions, 2 apps to ")
+    assert forced.stdout.startswith("copied 2 users, 2 sessions, 2 apps, 2 audit events to ")
     pg = PostgresStore(postgres_url)
     try:
-        assert pg.row_counts() == {"users": 2, "sessions": 2, "apps": 2}
+        assert pg.row_counts() == {"users": 2, "sessions": 2, "apps": 2, "audit": 2}
     finally:
         pg.close()
     assert _me(settings, postgres_url, cookies["live"])["user"]["name"] == "Ada Lovelace"

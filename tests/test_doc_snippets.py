@@ -53,7 +53,7 @@ def test_shell_snippets_run(snippet: Snippet, tmp_path: Path) -> None:
 def test_json_snippets_are_the_api_shape(snippet: Snippet) -> None:
     document = json.loads(snippet.code)
     assert set(document) == {"user", "apps", "links"}
-    assert set(document["user"]) == {"id", "name", "email", "initials", "avatar_url"}
+    assert set(document["user"]) == {"id", "name", "email", "initials", "avatar_url", "email_verified"}
     assert all(set(app) == {"id", "name", "url"} for app in document["apps"])
     assert set(document["links"]) == {"login", "logout", "account"}
 

@@ -4,6 +4,7 @@ NFKC-normalised, and the CLI prints whatever is stored as one safe line."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -101,4 +102,4 @@ def test_the_cli_refuses_hidden_characters_with_one_error_line(tmp_path):
     result = onebar(tmp_path, "user", "add", "ada@example.com", "--name", "Ada\u202e", "--password-stdin",
                     input=PASSWORD + "\n", check=False)
     assert result.returncode == 1 and "text-direction" in result.stderr
-    assert onebar(tmp_path, "user", "list").stdout == ""
+    assert json.loads(onebar(tmp_path, "user", "list", "--json").stdout) == []  # neither was added

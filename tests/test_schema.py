@@ -16,7 +16,7 @@ import pytest
 
 from onebar.exc import StoreError
 from onebar.sessions import SessionCodec
-from onebar.store import SQLiteStore, schema
+from onebar.store import AuditEvent, SQLiteStore, schema
 from onebar.store.postgres import PostgresStore
 from onebar.store.sql import session_key
 
@@ -71,6 +71,12 @@ def _assert_v1_data_kept(store) -> None:  # type: ignore[no-untyped-def]
     assert [a.id for a in store.list_apps()] == ["notes"]
     # what version 2 added works on the upgraded database
     assert store.acquire_attempt("k", 1, 60, time.time())
+    # ... and version 3: accounts start unverified, enabled, at token version 0; the audit log is empty
+    ada = store.get_user("u_ada")
+    assert not ada.email_verified and not ada.disabled and store.get_token_version("u_ada") == 0
+    assert store.list_audit() == []
+    store.add_audit(AuditEvent("login.success", 1700000100, "u_ada", ada.email))
+    assert [e.event for e in store.list_audit(user_id="u_ada")] == ["login.success"]
 
 
 def test_a_version_1_sqlite_database_with_data_is_upgraded_at_start(tmp_path):

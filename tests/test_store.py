@@ -8,7 +8,7 @@ import time
 import pytest
 
 from onebar.exc import DuplicateError, StoreBusy, ValidationError
-from onebar.store import App, SQLiteStore, schema
+from onebar.store import App, AuditEvent, SQLiteStore, schema
 
 from .conftest import APPS, BACKENDS, open_test_store
 
@@ -258,3 +258,82 @@ def test_connections_of_finished_threads_are_closed(tmp_path):
         t.join()
     gc.collect()
     assert len(s._holders) <= 2, "one per live thread (this one), not one per thread ever"
+
+
+# -- the account lifecycle and the audit log (schema version 3), on both engines ----------
+
+def test_email_verification_follows_the_address(store):
+    user = store.create_user("Ada@Example.com", "Ada", "h")
+    assert not user.email_verified
+    assert not store.mark_email_verified(user.id, "someone-else@example.com")
+    assert store.mark_email_verified(user.id, "ADA@example.com")
+    assert store.get_user(user.id).email_verified
+    changed = store.set_email(user.id, "ada@lovelace.example")
+    assert changed.email == "ada@lovelace.example" and not changed.email_verified
+    assert not store.mark_email_verified(user.id, "ada@example.com"), "a link for the old address is dead"
+    assert store.get_user_by_email("ada@example.com") is None
+    assert store.get_user_by_email("ADA@lovelace.example").id == user.id
+
+
+def test_an_email_change_is_cleaned_and_unique(store):
+    ada = store.create_user("ada@example.com", "Ada", "h")
+    store.create_user("grace@example.com", "Grace", "h")
+    with pytest.raises(DuplicateError):
+        store.set_email(ada.id, "GRACE@example.com")
+    assert store.set_email(ada.id, " \uff41da@example.org ").email == "ada@example.org"  # NFKC, trimmed
+    with pytest.raises(ValidationError):
+        store.set_email(ada.id, "ada\u200b@example.org")
+
+
+def test_the_token_version_moves_with_every_password_and_email_change(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    assert store.get_token_version(user.id) == 0
+    store.set_password(user.id, "h2")
+    assert store.get_token_version(user.id) == 1
+    store.set_email(user.id, "ada@example.org")
+    assert store.get_token_version(user.id) == 2
+    assert store.get_token_version("u_nobody") is None
+
+
+def test_a_disabled_account_has_no_active_session_until_enabled(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    now = int(time.time())
+    sid = store.create_session(user.id, expires_at=now + 60)
+    assert store.set_disabled(user.id, True)
+    assert store.get_user(user.id).disabled
+    assert store.get_active_session(sid, now) is None
+    assert store.set_disabled(user.id, False) and not store.get_user(user.id).disabled
+    assert store.get_active_session(sid, now) is None, "disabling revoked the sessions for good"
+    assert store.get_active_session(store.create_session(user.id, expires_at=now + 60), now) is not None
+    assert not store.set_disabled("u_nobody", True)
+
+
+def test_deleting_an_account_keeps_its_audit_lines(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 60)
+    store.add_audit(AuditEvent("signup", 1_700_000_000, user.id, user.email))
+    assert store.delete_user(user.id) and not store.delete_user(user.id)
+    assert store.get_user(user.id) is None and store.get_active_session(sid, int(time.time())) is None
+    assert [e.event for e in store.list_audit(user_id=user.id)] == ["signup"]
+
+
+def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
+    at = 1_700_000_000
+    for i, (event, email) in enumerate([("login.failure", "Ada@Example.com"), ("login.lockout", "ada@example.com"),
+                                        ("login.success", "grace@example.com"), ("logout", "ADA@example.com")]):
+        store.add_audit(AuditEvent(event, at + (i // 2), "u_x" if i % 2 else None, email, "10.0.0.1", "notes"))
+    # two events in the same second stay in the order they were written
+    assert [e.event for e in store.list_audit()] == ["login.failure", "login.lockout", "login.success", "logout"]
+    assert [e.event for e in store.list_audit(email="ada@EXAMPLE.com")] == ["login.failure", "login.lockout",
+                                                                            "logout"]
+    assert [e.event for e in store.list_audit(user_id="u_x")] == ["login.lockout", "logout"]
+    assert [e.event for e in store.list_audit(since=at + 1)] == ["login.success", "logout"]
+    assert [e.event for e in store.list_audit(limit=2)] == ["login.success", "logout"], "the newest, oldest first"
+    first = store.list_audit()[0]
+    assert first == AuditEvent("login.failure", at, None, "Ada@Example.com", "10.0.0.1", "notes", "")
+
+
+def test_audit_fields_are_bounded(store):
+    store.add_audit(AuditEvent("login.failure", 1, None, "a" * 1000, "b" * 100, "c" * 100, "d" * 1000))
+    (event,) = store.list_audit()
+    assert (len(event.email), len(event.address), len(event.app), len(event.detail)) == (320, 64, 64, 200)

@@ -18,6 +18,14 @@ class User:
     name: str
     avatar_url: str | None
     created_at: int
+    #: The user proved they read mail at ``email`` (a link they were sent).
+    email_verified: bool = False
+    #: Seconds since the epoch when an operator disabled the account, else None.
+    disabled_at: int | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @property
     def initials(self) -> str:
@@ -45,6 +53,27 @@ class Session:
 class ActiveSession:
     session: Session
     user: User
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit log: who, what, when, from which address and app.
+
+    Never holds a password, a cookie or a token: ``detail`` is a short plain
+    note ("by operator", "3 sessions").
+    """
+
+    event: str
+    at: int
+    user_id: str | None = None
+    email: str = ""
+    address: str = ""
+    app: str = ""
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"at": self.at, "event": self.event, "user_id": self.user_id, "email": self.email,
+                "address": self.address, "app": self.app, "detail": self.detail}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,14 @@ class Store(Protocol):
         self, user_id: str, *, name: str | None = None, avatar_url: str | None = None
     ) -> User: ...
     def set_password(self, user_id: str, password_hash: str) -> None: ...
+    def get_user_by_email(self, email: str) -> User | None: ...
+    #: A counter bumped by every password or email change; signed links carry
+    #: it, so a reset link works once and dies when the email changes.
+    def get_token_version(self, user_id: str) -> int | None: ...
+    def set_email(self, user_id: str, email: str) -> User: ...
+    def mark_email_verified(self, user_id: str, email: str) -> bool: ...
+    def set_disabled(self, user_id: str, disabled: bool) -> bool: ...
+    def delete_user(self, user_id: str) -> bool: ...
 
     # sessions
     def create_session(self, user_id: str, *, expires_at: int, user_agent: str = "", ip: str = "") -> str: ...
@@ -131,6 +168,12 @@ class Store(Protocol):
     def add_app(self, app: App) -> App: ...
     def remove_app(self, app_id: str) -> bool: ...
     def list_apps(self) -> list[App]: ...
+
+    # the audit log
+    def add_audit(self, event: AuditEvent) -> None: ...
+    def list_audit(
+        self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
+    ) -> list[AuditEvent]: ...
 
     # attempt windows: failed sign-ins counted where every worker sees them
     def acquire_attempt(self, key: str, limit: int, window: float, now: float, amount: int = 1) -> bool: ...

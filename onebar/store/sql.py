@@ -27,14 +27,16 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
-from .base import APP_ID, ActiveSession, App, Session, User, clean_email, normalize_email, normalize_origin
+from .base import (APP_ID, ActiveSession, App, AuditEvent, Session, User, clean_email, normalize_email,
+                   normalize_origin)
 
-_USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at"
+_USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at, u.email_verified, u.disabled_at"
+_NUSER = 7  # columns in _USER_COLS
 _SESSION_COLS = "s.key, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.user_agent, s.ip"
 
 #: The tables ``onebar db copy`` moves, parents before children. A migration
 #: that adds a table worth moving appends it here.
-COPIED_TABLES = ("users", "sessions", "apps")
+COPIED_TABLES = ("users", "sessions", "apps", "audit")
 
 
 def session_key(sid: str) -> str:
@@ -43,7 +45,14 @@ def session_key(sid: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(id=row[0], email=row[1], name=row[2], avatar_url=row[3], created_at=row[4])
+    return User(id=row[0], email=row[1], name=row[2], avatar_url=row[3], created_at=row[4],
+                email_verified=bool(row[5]), disabled_at=row[6])
+
+
+def _audit_id() -> str:
+    """A new audit line's id: text that sorts in the order lines were written
+    (nanoseconds, then random), so ``db copy`` moves it as it is on both engines."""
+    return f"{time.time_ns():020d}{secrets.token_hex(4)}"
 
 
 def _session(row: Any) -> Session:
@@ -92,7 +101,7 @@ class SQLStore:
             return None
         with self._db() as db:
             row = db.execute(f"SELECT {_USER_COLS}, u.password FROM users u WHERE u.email_key = ?", (key,)).fetchone()
-        return (_user(row[:5]), row[5]) if row else None
+        return (_user(row[:_NUSER]), row[_NUSER]) if row else None
 
     def list_users(self) -> list[User]:
         with self._db() as db:
@@ -120,12 +129,66 @@ class SQLStore:
         return _user(row)
 
     def set_password(self, user_id: str, password_hash: str) -> None:
-        """Change a password and revoke every session of the user, in one transaction."""
+        """Change a password and revoke every session of the user, in one transaction.
+
+        Bumps the token version, so a password reset link works once.
+        """
         with self._db(write=True) as db:
-            if db.execute("UPDATE users SET password = ? WHERE id = ?", (password_hash, user_id)).rowcount == 0:
+            if db.execute("UPDATE users SET password = ?, token_version = token_version + 1 WHERE id = ?",
+                          (password_hash, user_id)).rowcount == 0:
                 raise NotFound(f"no user {user_id}")
             db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
                        (int(time.time()), user_id))
+
+    def get_user_by_email(self, email: str) -> User | None:
+        found = self.get_credentials(email)
+        return found[0] if found else None
+
+    def get_token_version(self, user_id: str) -> int | None:
+        with self._db() as db:
+            row = db.execute("SELECT token_version FROM users WHERE id = ?", (user_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_email(self, user_id: str, email: str) -> User:
+        """Change the email: it is unverified again, and older signed links die."""
+        key = normalize_email(email)
+        try:
+            with self._db(write=True) as db:
+                changed = db.execute(
+                    "UPDATE users SET email = ?, email_key = ?, email_verified = 0, token_version = token_version + 1"
+                    " WHERE id = ?", (clean_email(email), key, user_id)).rowcount
+        except self._integrity_errors:
+            raise DuplicateError("an account with this email already exists") from None
+        if not changed:
+            raise NotFound(f"no user {user_id}")
+        return self.get_user(user_id)  # type: ignore[return-value]
+
+    def mark_email_verified(self, user_id: str, email: str) -> bool:
+        """Mark ``email`` verified if it is still the user's address."""
+        try:
+            key = normalize_email(email)
+        except ValidationError:
+            return False
+        with self._db(write=True) as db:
+            return int(db.execute("UPDATE users SET email_verified = 1 WHERE id = ? AND email_key = ?",
+                                  (user_id, key)).rowcount) > 0
+
+    def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """Disable (and revoke every session, in one transaction) or enable an account."""
+        now = int(time.time())
+        with self._db(write=True) as db:
+            changed = int(db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
+                                     (now if disabled else None, user_id)).rowcount)
+            if disabled:
+                db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                           (now, user_id))
+        return changed > 0
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete an account and its sessions; its audit lines stay."""
+        with self._db(write=True) as db:
+            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            return int(db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount) > 0
 
     # -- sessions -------------------------------------------------------------
 
@@ -144,7 +207,7 @@ class SQLStore:
         with self._db() as db:
             row = db.execute(
                 f"SELECT {_SESSION_COLS}, {_USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+                " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled_at IS NULL",
                 (session_key(sid), now),
             ).fetchone()
         if row is None:
@@ -192,6 +255,44 @@ class SQLStore:
             return int(db.execute(
                 "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", (before, before)
             ).rowcount)
+
+    # -- the audit log ----------------------------------------------------------
+
+    def add_audit(self, event: AuditEvent) -> None:
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT INTO audit (id, at, event, user_id, email, address, app, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (_audit_id(), event.at, event.event, event.user_id, event.email[:320], event.address[:64],
+                 event.app[:64], event.detail[:200]),
+            )
+
+    def list_audit(
+        self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events, oldest first."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if email is not None:
+            # LOWER on both sides: each engine folds case the same way for the
+            # column and the argument (SQLite ASCII only, PostgreSQL Unicode).
+            where.append("LOWER(email) = LOWER(?)")
+            try:
+                params.append(clean_email(email))
+            except ValidationError:
+                params.append(email.strip())
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT event, at, user_id, email, address, app, detail FROM audit"
+                f" WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", (*params, limit)
+            ).fetchall()
+        return [AuditEvent(*r) for r in reversed(rows)]
 
     # -- apps -----------------------------------------------------------------
 

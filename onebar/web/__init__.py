@@ -21,11 +21,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import ServiceBusy, StoreBusy, StoreError
+from ..mail import mailer_for
 from ..passwords import HashingPool
 from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import Store, open_store
+from ..tokens import LinkSigner
 from . import jsonapi, pages
 from .fastpath import MeHandler
 from .gate import SignInGate
@@ -82,8 +84,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         codec=SessionCodec(settings.secret_keys, settings.session_max_age),
         throttle=Throttle(limits_storage(settings, store), settings.login_rate_limit,  # type: ignore[arg-type]
                           settings.login_ip_rate_limit, settings.login_attempt_rate_limit,
-                          settings.login_ip_attempt_rate_limit),
+                          settings.login_ip_attempt_rate_limit, settings.login_account_rate_limit),
         apps=tuple(store.list_apps()),
+        mailer=mailer_for(settings),
+        links=LinkSigner(settings.secret_keys),
         hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
         purger=SessionPurger(store, settings.session_purge_interval),
     )

@@ -57,6 +57,7 @@ class LoginForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
+    invite = HiddenField()
     name = StringField("Name", _NAME, filters=[_strip])
     email = EmailField("Email", [InputRequired("Enter your email."), Length(max=320), _email], filters=[_strip])
     password = PasswordField("Password", _NEW_PASSWORD)
@@ -79,3 +80,22 @@ class ConfirmForm(FlaskForm):
     """A form with nothing but the CSRF token: sign out, revoke a session."""
 
     next = HiddenField()
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Email", [InputRequired("Enter your email."), Length(max=320)], filters=[_strip])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", _NEW_PASSWORD)
+    confirm = PasswordField("Repeat new password", [EqualTo("password", "The passwords do not match.")])
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("New email", [InputRequired("Enter the new email."), Length(max=320), _email],
+                       filters=[_strip])
+    current = PasswordField("Confirm with your password", [InputRequired("Enter your current password.")])
+
+
+class DeleteForm(FlaskForm):
+    current = PasswordField("Your password", [InputRequired("Enter your password to delete the account.")])

@@ -1,7 +1,8 @@
 """Bound the requests that hash passwords before Flask sees them.
 
-A sign-in, a sign-up and a password change each cost a password hash (~100 ms
-of CPU, 32 MB). :class:`SignInGate` lets at most ``places`` of them be in the
+A sign-in, a sign-up, a password change or reset, an email change and an
+account deletion (the last two ask for the current password) each cost a
+password hash (~100 ms of CPU, 32 MB). :class:`SignInGate` lets at most ``places`` of them be in the
 app at once in this process (about two per hashing thread: one hashing, one
 next in line); any more are answered 503 with ``Retry-After: 1`` at once, for
 a few microseconds, without parsing the form. So a storm of sign-ins, correct
@@ -23,7 +24,16 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 #: POSTs to these paths hash a password.
-HASHING_PATHS = frozenset({"/login", "/signup", "/account/password"})
+HASHING_PATHS = frozenset({"/login", "/signup", "/account/password", "/account/email", "/account/delete"})
+#: ... and POSTs to paths under these (a password reset link's page).
+HASHING_PREFIXES = ("/password/reset/",)
+
+
+def hashes_a_password(environ: dict[str, Any]) -> bool:
+    if environ.get("REQUEST_METHOD") != "POST":
+        return False
+    path = environ.get("PATH_INFO") or ""
+    return path in HASHING_PATHS or path.startswith(HASHING_PREFIXES)
 
 BUSY_BODY = b"The service is busy. Please try again in a moment.\n"
 BUSY_HEADERS = [
@@ -49,7 +59,7 @@ class SignInGate:
         self._places = threading.BoundedSemaphore(places)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in HASHING_PATHS:
+        if not hashes_a_password(environ):
             return self.app(environ, start_response)
         if not self._places.acquire(blocking=False):
             _drain(environ)

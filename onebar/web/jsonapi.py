@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from .. import audit
 from .openapi import document
 from .state import current_session, end_session, onebar
 
@@ -33,7 +34,8 @@ def me_body(user: Any, apps: tuple[Any, ...], base: str) -> str:
     doc = "null"
     if user is not None:
         doc = json.dumps({"id": user.id, "name": user.name, "email": user.email, "initials": user.initials,
-                          "avatar_url": user.avatar_url}, separators=(",", ":"))
+                          "avatar_url": user.avatar_url, "email_verified": user.email_verified},
+                         separators=(",", ":"))
     return f'{{"user":{doc},{_tail(apps, base)}\n'
 
 
@@ -65,7 +67,11 @@ def logout() -> Response | tuple[Response, int]:
         return _error(403, "sign out from this origin is not allowed")
     if not request.is_json:
         return _error(415, "send Content-Type: application/json")
+    active = current_session()
     end_session()
+    if active is not None:
+        audit.record(ob.store, "logout", user=active.user, address=request.remote_addr or "",
+                     app=ob.app_for(origin))
     return me_response()
 
 

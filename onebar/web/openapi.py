@@ -8,15 +8,18 @@ from .. import __version__
 
 _USER = {
     "type": "object",
-    "required": ["id", "name", "email", "initials", "avatar_url"],
+    "required": ["id", "name", "email", "initials", "avatar_url", "email_verified"],
     "additionalProperties": False,
     "properties": {
         "id": {"type": "string", "description": "Stable, opaque user id."},
         "name": {"type": "string", "description": "Display name: plain text, never HTML."},
-        "email": {"type": "string", "description": "As the user typed it at sign-up; not verified. "
-                  "Key your records on id, never on email."},
+        "email": {"type": "string", "description": "As the user typed it. Key your records on id, never on "
+                  "email; trust it as the user's mailbox only when email_verified is true."},
         "initials": {"type": "string", "maxLength": 2},
         "avatar_url": {"type": ["string", "null"], "description": "An https image URL, or null: draw initials."},
+        "email_verified": {"type": "boolean", "description": "True once the user opened a confirmation link "
+                           "sent to this email; false again after the email changes. Added in 0.2: older "
+                           "clients may ignore it."},
     },
 }
 

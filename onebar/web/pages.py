@@ -1,24 +1,109 @@
-"""The HTML pages: sign in, sign up, account, sign out. They work without JavaScript."""
+"""The HTML pages: sign in, sign up, account, sign out, forgotten passwords and
+email verification. They work without JavaScript."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import passwords
+from .. import audit, passwords, tokens
+from ..audit import DESCRIPTIONS
 from ..exc import DuplicateError, ValidationError
+from ..mail import Message, send_later
 from ..redirects import safe_next
-from ..store import normalize_origin
-from .forms import ConfirmForm, LoginForm, PasswordForm, ProfileForm, SignupForm
+from ..store import User, normalize_email, normalize_origin
+from .devices import describe
+from .forms import (ConfirmForm, DeleteForm, EmailForm, ForgotForm, LoginForm, PasswordForm, ProfileForm,
+                    ResetForm, SignupForm)
 from .state import current_session, end_session, onebar, start_session
 
 bp = Blueprint("pages", __name__)
 
+#: The cookie that marks a browser its account signed in on (OWASP "device
+#: cookies"): its own sign-in window, so a storm of wrong passwords against the
+#: account does not lock the owner out here. Signed; holds no secret.
+DEVICE_COOKIE = "onebar_device"
+DEVICE = ("onebar.device", 365 * 24 * 3600)
+
 #: The throttle's subject for account creation: at most the per-account limit
 #: of sign-ups per address and window (emails are never this word).
 SIGNUP = "sign-up"
+
+NEUTRAL_DISABLED = "This account cannot sign in. Ask the administrator of this service."
+
+
+@bp.app_context_processor
+def _policy() -> dict[str, Any]:
+    return {"signup_open": onebar().settings.signup == "open"}
+
+
+def _address() -> str:
+    return request.remote_addr or ""
+
+
+def _audit(event: str, user: User | None = None, *, email: str = "", app: str = "", detail: str = "") -> None:
+    audit.record(onebar().store, event, user=user, email=email, address=_address(), app=app, detail=detail)
+
+
+def _typed_email(email: str) -> str:
+    """What someone typed as an email, for the audit log: only if it is one
+    (a password typed into the email field must not land in the log)."""
+    try:
+        normalize_email(email)
+    except ValidationError:
+        return "(not an email address)"
+    return email.strip()[:320]
+
+
+def _mail(to: str, subject: str, body: str) -> None:
+    send_later(onebar().mailer, Message(to=to, subject=subject, body=body))
+
+
+def _link(endpoint: str, **values: str) -> str | None:
+    origin = onebar().mail_origin()
+    return origin + url_for(endpoint, **values) if origin else None
+
+
+def send_verification(user: User) -> bool:
+    ob = onebar()
+    link = _link("pages.verify_email", token=ob.links.dumps(tokens.VERIFY, {"u": user.id, "e": user.email}))
+    if link is None:
+        current_app.logger.warning("no mail link: set ONEBAR_PUBLIC_URL (the address links in mail point to)")
+        return False
+    _mail(user.email, "Confirm your email for Onebar",
+          f"Hello {user.name},\n\nPlease confirm that this is your email address by opening this link "
+          f"(it works for 3 days):\n\n{link}\n\nIf you did not create an Onebar account, ignore this message.\n")
+    return True
+
+
+def _device_for(email: str) -> str | None:
+    """The device id of this browser if it has signed in to ``email`` before."""
+    payload = onebar().links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
+    try:
+        key = normalize_email(email)
+    except ValidationError:
+        return None
+    if payload and payload.get("e") == key and isinstance(payload.get("n"), str):
+        return str(payload["n"])
+    return None
+
+
+def _remember_device(email: str) -> None:
+    g.onebar_device = onebar().links.dumps(DEVICE, {"e": normalize_email(email), "n": secrets.token_urlsafe(12)})
+
+
+@bp.after_app_request
+def _write_device_cookie(response: Response) -> Response:
+    value = g.pop("onebar_device", None)
+    if value:
+        s = onebar().settings
+        response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE[1], path="/login", secure=bool(s.cookie_secure),
+                            httponly=True, samesite="Lax")
+    return response
 
 
 @bp.before_request
@@ -89,9 +174,13 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template("login.html", form=form, signed_in=current_session())
     if not form.validate_on_submit():
         return render_template("login.html", form=form), 400
-    address, email = request.remote_addr or "", form.email.data or ""
-    # Failures first (guessing), then every attempt (each costs a hash).
-    wait = ob.throttle.retry_after(address, email) or ob.throttle.attempt(address, email)
+    address, email = _address(), form.email.data or ""
+    device = _device_for(email)
+    app = ob.app_for(_next_target(default=""))
+    # Failures first (guessing), then every attempt (each costs a hash). A
+    # browser this account signed in on before counts in windows of its own.
+    wait = (ob.throttle.retry_after(address, email, device=device, anywhere=True)
+            or ob.throttle.attempt(address, email, device=device))
     if wait is not None:
         return _too_many("login.html", wait, form)
     found = ob.store.get_credentials(email)
@@ -100,27 +189,64 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     with ob.hashing.slot():
         matched = passwords.verify(found[1] if found else None, form.password.data or "")
     if not matched or found is None:
-        ob.throttle.count(address, email)
+        ob.throttle.count(address, email, device=device, anywhere=True)
+        user = found[0] if found else None
+        typed = _typed_email(email)
+        _audit("login.failure", user, email=typed, app=app, detail="known device" if device else "")
+        if ob.throttle.retry_after(address, email, device=device, anywhere=True) is not None:
+            _audit("login.lockout", user, email=typed, app=app, detail="known device" if device else "")
         form.form_errors.append("That email and password do not match an account.")
         return render_template("login.html", form=form), 401
-    ob.throttle.reset(address, email)
-    start_session(found[0].id)
+    user = found[0]
+    if user.disabled:
+        _audit("login.failure", user, app=app, detail="account disabled")
+        form.form_errors.append(NEUTRAL_DISABLED)
+        return render_template("login.html", form=form), 403
+    ob.throttle.reset(address, email, device=device)
+    start_session(user.id)
+    if device is None:
+        _remember_device(user.email)
+    _audit("login.success", user, app=app)
     return redirect(_next_target(), 303)
 
 
+def _closed(title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", title=title, message=message), 403
+
+
 @bp.route("/signup", methods=["GET", "POST"])
-def signup() -> str | Response | tuple[str, int]:
+def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     ob = onebar()
+    policy, domains = ob.settings.signup, ob.settings.signup_domains
+    if policy == "closed":
+        return _closed("Sign-up is closed", "New accounts are created by the service's administrator.")
     form = SignupForm()
+    raw_invite = request.args.get("invite") if request.method == "GET" else form.invite.data
+    invite = ob.links.loads(tokens.INVITE, raw_invite) if raw_invite else None
+    invited = invite.get("e") if invite and isinstance(invite.get("e"), str) else None
+    if raw_invite and invited is None:
+        return _closed("This invitation link does not work",
+                       "It has expired or is incomplete. Ask for a new invitation.")
+    if policy == "invite" and invited is None:
+        return _closed("Sign-up is by invitation", "Ask the service's administrator for an invitation.")
     if request.method == "GET":
         form.next.data = _next_target(default="")
-        return render_template("signup.html", form=form)
+        form.invite.data = raw_invite or ""
+        form.email.data = invited or form.email.data
+        return render_template("signup.html", form=form, invited=invited, domains=domains)
     if not form.validate_on_submit():
-        return render_template("signup.html", form=form), 400
-    address = request.remote_addr or ""
+        return render_template("signup.html", form=form, invited=invited, domains=domains), 400
+    if invited is not None:
+        form.email.data = invited  # an invitation is for one address
+    elif domains and (form.email.data or "").rpartition("@")[2].casefold() not in domains:
+        form.email.errors = [f"Sign-up is open to addresses at {', '.join(domains)} only."]
+        return render_template("signup.html", form=form, invited=invited, domains=domains), 403
+    address = _address()
     wait = ob.throttle.retry_after(address, SIGNUP)
     if wait is not None:
-        return _too_many("signup.html", wait, form)
+        form.form_errors.append(f"Too many attempts. Try again in {wait} seconds.")
+        return render_template("signup.html", form=form, invited=invited, domains=domains), 429, {
+            "Retry-After": str(wait)}
     ob.throttle.count(address, SIGNUP)
     with ob.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
@@ -128,8 +254,14 @@ def signup() -> str | Response | tuple[str, int]:
         user = ob.store.create_user(form.email.data or "", form.name.data or "", hashed)
     except DuplicateError:
         form.email.errors = ["An account with this email already exists. Sign in instead?"]
-        return render_template("signup.html", form=form), 409
+        return render_template("signup.html", form=form, invited=invited, domains=domains), 409
+    _audit("signup", user, app=ob.app_for(_next_target(default="")), detail="invited" if invited else "")
+    if invited is not None:
+        ob.store.mark_email_verified(user.id, invited)  # the invitation reached this mailbox
+    else:
+        send_verification(user)
     start_session(user.id)
+    _remember_device(user.email)
     return redirect(_next_target(), 303)
 
 
@@ -140,24 +272,50 @@ def _require_user():  # type: ignore[no-untyped-def]
     return active
 
 
-def _account_page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _account_page(profile: ProfileForm | None = None, password: PasswordForm | None = None, status: int = 200,
+                  email: EmailForm | None = None, delete: DeleteForm | None = None):  # type: ignore[no-untyped-def]
     active = _require_user()
     user = active.user
     profile = profile or ProfileForm(data={"name": user.name, "avatar_url": user.avatar_url or ""})
-    sessions = onebar().store.list_sessions(user.id, int(time.time()))
+    store = onebar().store
+    sessions = store.list_sessions(user.id, int(time.time()))
+    events = store.list_audit(user_id=user.id, limit=10)[::-1]  # newest first
     return (
         render_template(
             "account.html",
             user=user,
             current_key=active.session.key,
             sessions=sessions,
+            describe=describe,
+            events=events,
+            descriptions=DESCRIPTIONS,
             profile=profile,
             password=password or PasswordForm(),
+            email_form=email or EmailForm(prefix="change"),
+            delete_form=delete or DeleteForm(prefix="delete"),
             confirm=ConfirmForm(),
             apps=onebar().apps,
         ),
         status,
     )
+
+
+def _check_password(active, form_field, subject: str):  # type: ignore[no-untyped-def]
+    """Throttled re-entry of the current password: None when right, else a page."""
+    ob = onebar()
+    address, subject = _address(), f"{subject}:{active.user.id}"
+    wait = ob.throttle.retry_after(address, subject)
+    if wait is not None:
+        form_field.errors = [f"Too many attempts. Try again in {wait} seconds."]
+        return wait
+    found = ob.store.get_credentials(active.user.email)
+    with ob.hashing.slot():
+        matched = found is not None and passwords.verify(found[1], form_field.data or "")
+    if not matched:
+        ob.throttle.count(address, subject)
+        form_field.errors = ["That is not your current password."]
+        return 0
+    return None
 
 
 @bp.get("/account")
@@ -202,6 +360,7 @@ def change_password():  # type: ignore[no-untyped-def]
     with ob.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
     ob.store.set_password(active.user.id, hashed)
+    _audit("password.change", active.user, detail="other sessions signed out")
     start_session(active.user.id)  # this browser carries on, with a fresh session
     flash("Your password is changed. Every other device is signed out.")
     return redirect(url_for(".account"), 303)
@@ -214,8 +373,10 @@ def revoke_session(key: str):  # type: ignore[no-untyped-def]
         abort(400)
     if key == active.session.key:
         end_session()
+        _audit("logout", active.user)
         return redirect(url_for(".login"), 303)
-    onebar().store.revoke_session_key(active.user.id, key)
+    if onebar().store.revoke_session_key(active.user.id, key):
+        _audit("session.revoke", active.user, detail="one device")
     flash("That device is signed out.")
     return redirect(url_for(".account"), 303)
 
@@ -225,8 +386,9 @@ def revoke_all():  # type: ignore[no-untyped-def]
     active = _require_user()
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    onebar().store.revoke_user_sessions(active.user.id)
+    count = onebar().store.revoke_user_sessions(active.user.id)
     end_session()
+    _audit("session.revoke", active.user, detail=f"all devices ({count})")
     flash("You are signed out everywhere.")
     return redirect(url_for(".login"), 303)
 
@@ -237,7 +399,168 @@ def logout():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
+        active = current_session()
         end_session()
+        if active is not None:
+            _audit("logout", active.user, app=onebar().app_for(_next_target(default="")))
         return redirect(_next_target(), 303)
     form.next.data = _next_target(default="")
     return render_template("logout.html", form=form, signed_in=current_session())
+
+
+@bp.post("/account/email")
+def change_email():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    ob = onebar()
+    form = EmailForm(prefix="change")
+    if not form.validate_on_submit():
+        return _account_page(email=form, status=400)
+    wait = _check_password(active, form.current, "email")
+    if wait is not None:
+        page, _ = _account_page(email=form)
+        return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 400)
+    old = active.user
+    domains = ob.settings.signup_domains
+    if domains and (form.email.data or "").rpartition("@")[2].casefold() not in domains:
+        form.email.errors = [f"Use an address at {', '.join(domains)}."]
+        return _account_page(email=form, status=400)
+    try:
+        user = ob.store.set_email(old.id, form.email.data or "")
+    except DuplicateError:
+        form.email.errors = ["Another account uses this email."]
+        return _account_page(email=form, status=409)
+    _audit("email.change", user, detail=f"from {old.email}")
+    send_verification(user)
+    _mail(old.email, "Your Onebar email was changed",
+          f"Hello {old.name},\n\nThe email of your Onebar account was changed from {old.email} to {user.email}.\n"
+          "If you did not do this, reset your password and contact the service's administrator.\n")
+    flash(f"Your email is now {user.email}. We sent a link to confirm it.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.post("/account/delete")
+def delete_account():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    form = DeleteForm(prefix="delete")
+    if not form.validate_on_submit():
+        return _account_page(delete=form, status=400)
+    wait = _check_password(active, form.current, "delete")
+    if wait is not None:
+        page, _ = _account_page(delete=form)
+        return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 400)
+    end_session()
+    onebar().store.delete_user(active.user.id)
+    _audit("account.delete", active.user, detail="by the user")
+    flash("Your account is deleted. Every app has forgotten you.")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.post("/account/verify/resend")
+def resend_verification():  # type: ignore[no-untyped-def]
+    active = _require_user()
+    ob = onebar()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if active.user.email_verified:
+        return redirect(url_for(".account"), 303)
+    address, subject = _address(), f"verify:{active.user.id}"
+    wait = ob.throttle.retry_after(address, subject)
+    if wait is not None:
+        flash(f"A link was sent a moment ago. Try again in {wait} seconds.")
+        return redirect(url_for(".account"), 303)
+    ob.throttle.count(address, subject)
+    send_verification(active.user)
+    flash(f"We sent a new link to {active.user.email}.")
+    return redirect(url_for(".account"), 303)
+
+
+@bp.route("/email/verify/<token>", methods=["GET", "POST"])
+def verify_email(token: str):  # type: ignore[no-untyped-def]
+    """GET shows a button; POST confirms (a mail scanner's GET changes nothing)."""
+    ob = onebar()
+    payload = ob.links.loads(tokens.VERIFY, token)
+    user = ob.store.get_user(str(payload.get("u"))) if payload else None
+    if user is None or payload is None or str(payload.get("e", "")).casefold() != user.email.casefold():
+        return render_template("error.html", title="This link does not work",
+                               message="It has expired, or the account's email has changed since it was sent. "
+                               "Sign in and send a new link from your account page."), 400
+    form = ConfirmForm()
+    if request.method == "GET":
+        return render_template("verify.html", form=form, user=user)
+    if not form.validate_on_submit():
+        abort(400)
+    if not user.email_verified and ob.store.mark_email_verified(user.id, user.email):
+        _audit("email.verify", user)
+    flash(f"Thank you: {user.email} is confirmed.")
+    return redirect(url_for(".account") if current_session() else url_for(".login"), 303)
+
+
+RESET_SENT = ("If an account uses that address, we have sent it a link to choose a new password. "
+              "The link works once, for 30 minutes.")
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():  # type: ignore[no-untyped-def]
+    ob = onebar()
+    form = ForgotForm()
+    if request.method == "GET":
+        return render_template("forgot.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("forgot.html", form=form), 400
+    address, email = _address(), form.email.data or ""
+    subject = f"forgot:{email}"
+    wait = ob.throttle.retry_after(address, subject)
+    if wait is not None:
+        form.form_errors.append(f"Too many requests. Try again in {wait} seconds.")
+        return render_template("forgot.html", form=form), 429, {"Retry-After": str(wait)}
+    ob.throttle.count(address, subject)
+    user = ob.store.get_user_by_email(email)
+    # Logged either way: the same work whether or not the account exists.
+    _audit("password.reset-request", user, email=_typed_email(email),
+           detail="" if user is not None else "no such account")
+    if user is not None and not user.disabled:
+        version = ob.store.get_token_version(user.id)
+        link = _link("pages.reset_password", token=ob.links.dumps(tokens.RESET, {"u": user.id, "v": version}))
+        if link is not None:
+            _mail(user.email, "Reset your Onebar password",
+                  f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Onebar password. "
+                  f"Choose a new one here; the link works once, for 30 minutes:\n\n{link}\n\n"
+                  "If it was not you, ignore this message: your password stays as it is.\n")
+        else:
+            current_app.logger.warning("no reset link sent: set ONEBAR_PUBLIC_URL")
+    # The same answer, whether or not the address has an account.
+    return render_template("forgot_sent.html", message=RESET_SENT)
+
+
+def _reset_user(token: str) -> User | None:
+    ob = onebar()
+    payload = ob.links.loads(tokens.RESET, token)
+    if payload is None:
+        return None
+    user = ob.store.get_user(str(payload.get("u")))
+    if user is None or user.disabled or ob.store.get_token_version(user.id) != payload.get("v"):
+        return None  # used already, or the password or email changed since
+    return user
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):  # type: ignore[no-untyped-def]
+    ob = onebar()
+    user = _reset_user(token)
+    if user is None:
+        return render_template("error.html", title="This link does not work",
+                               message="It has expired or was used already. Ask for a new one on the "
+                               "“Forgot your password?” page."), 400
+    form = ResetForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template("reset.html", form=form, user=user), (200 if request.method == "GET" else 400)
+    # One transaction: the new password, a new token version (this link dies)
+    # and the end of every session of the account.
+    with ob.hashing.slot():
+        hashed = passwords.hash_password(form.password.data or "")
+    ob.store.set_password(user.id, hashed)
+    _audit("password.reset", user, detail="all sessions signed out")
+    start_session(user.id)
+    _remember_device(user.email)
+    flash("Your password is changed. Every other device is signed out.")
+    return redirect(url_for(".account"), 303)

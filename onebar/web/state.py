@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, current_app, g, request
 
 from ..exc import StoreBusy, StoreError
+from ..mail import Mailer
 from ..passwords import HashingPool
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import ActiveSession, App, Store
+from ..tokens import LinkSigner
 
 
 #: Where the service keeps its :class:`Service` in ``app.extensions``.
@@ -39,6 +41,10 @@ class Service:
     #: Registered apps, read once at start-up: the app switcher, the CORS
     #: allowlist and the ``next=`` allowlist all come from this one list.
     apps: tuple[App, ...]
+    #: Sends mail (reset, verification and invitation links); a no-op when mail is off.
+    mailer: Mailer
+    #: Signs and checks the links sent by mail.
+    links: LinkSigner
     #: Bounds the password hashes running at once in this process.
     hashing: HashingPool = field(default_factory=HashingPool)
     purger: SessionPurger | None = None
@@ -52,6 +58,23 @@ class Service:
 
     def redirect_origins(self) -> frozenset[str]:
         return self.app_origins | {self.own_origin()}
+
+    def mail_origin(self) -> str | None:
+        """The origin of links sent by mail: public_url, else this request's
+        origin only on loopback (a forged Host header must not send a reset
+        link to someone else's server)."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        return self.own_origin() if request.host.rpartition(":")[0] in ("localhost", "127.0.0.1") else None
+
+    def app_for(self, url: str | None) -> str:
+        """The id of the registered app ``url`` belongs to, else ''."""
+        if not url:
+            return ""
+        for a in self.apps:
+            if url == a.origin or url.startswith(a.origin + "/"):
+                return a.id
+        return ""
 
 
 class SessionPurger:

@@ -154,7 +154,9 @@ def test_each_site_names_its_own_cookies(demo: Demo) -> None:
     b.get(demo.notes + "/notes/")
     # All ports of localhost share cookies: a site that used a default name
     # ("session", "csrftoken") would overwrite another's.
-    assert {c.name for c in b.jar} == {"onebar_session", "onebar_csrf", "tasks_session", "notes_csrftoken"}
+    # onebar_device: the browser the account signed in on (no lockout of the owner).
+    assert {c.name for c in b.jar} == {"onebar_session", "onebar_csrf", "onebar_device", "tasks_session",
+                                       "notes_csrftoken"}
 
 
 def test_no_demo_site_imports_another() -> None:

@@ -1,0 +1,130 @@
+"""A wrong-password storm locks out the attacker, not the owner; every security
+event lands in the audit log, which the operator and the user can read."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from .conftest import PASSWORD, AuthActions, csrf_token
+from .live import onebar
+
+
+def browser(app) -> AuthActions:  # type: ignore[no-untyped-def]
+    return AuthActions(app.test_client(), app)
+
+
+def test_a_storm_from_the_owners_own_address_gets_429_and_the_owner_still_signs_in(app, auth):
+    auth.signup()  # the owner's usual browser; same address as the attacker (one NAT, one office)
+    auth.logout()
+    attacker = browser(app)
+    statuses = [attacker.login(password=f"guess {i}").status_code for i in range(7)]
+    assert statuses == [401] * 5 + [429, 429]
+    blocked = attacker.login()  # even the right password: the attacker's browser waits
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert attacker.me()["user"] is None
+
+    owner = auth.login()
+    assert owner.status_code == 303, "the owner's usual browser is not locked out"
+    assert auth.me()["user"]["email"] == "ada@example.com"
+
+
+def test_the_owners_browser_has_its_own_limit(app, auth):
+    auth.signup()
+    auth.logout()
+    statuses = [auth.login(password=f"typo {i}").status_code for i in range(6)]
+    assert statuses == [401] * 5 + [429], "a known browser cannot guess without limit either"
+
+
+def test_a_device_cookie_of_another_account_does_not_help(app, auth):
+    eve = browser(app)
+    eve.signup(email="eve@example.com", name="Eve")  # eve's browser now trusted for eve only
+    auth.signup()
+    auth.logout()
+    statuses = [eve.login(email="ada@example.com", password=f"guess {i}").status_code for i in range(6)]
+    assert statuses[-1] == 429
+    assert auth.login().status_code == 303
+
+
+def test_guessing_from_many_addresses_stops_at_the_per_account_limit_but_not_the_owner(settings, store):
+    from onebar.web import create_app
+
+    app = create_app(settings.replace(login_account_rate_limit="8/hour"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"  # the public URL's host, as browsers send it
+    owner = browser(app)
+    owner.signup()
+    owner.logout()
+    statuses = []
+    for i in range(10):
+        bot = browser(app)
+        bot._client.environ_base["REMOTE_ADDR"] = f"203.0.113.{i + 1}"
+        statuses.append(bot.login(password=f"guess {i}").status_code)
+    assert statuses == [401] * 8 + [429, 429]
+    assert owner.login().status_code == 303
+
+
+def test_every_security_event_is_one_audit_line_without_secrets(settings, app, client, auth, caplog):
+    caplog.set_level(logging.INFO, logger="onebar.audit")
+    auth.signup()
+    session_cookie = auth.cookie()
+    auth.logout()
+    for i in range(6):
+        browser(app).login(password=f"wrong {i}")
+    auth.login(next="http://localhost:5001/notes")
+    client.post("/account/password", data={"csrf_token": csrf_token(client, "/account"), "current": PASSWORD,
+                                           "password": "new password 1", "confirm": "new password 1"})
+    client.post("/account/sessions/revoke-all", data={"csrf_token": csrf_token(client, "/account")})
+    onebar(settings.data_dir, "user", "disable", "ada@example.com")
+    onebar(settings.data_dir, "app", "add", "wiki", "--name", "Wiki", "--url", "http://localhost:5009/")
+    onebar(settings.data_dir, "keys", "rotate", env={"ONEBAR_SECRET_KEYS": ""})
+
+    out = onebar(settings.data_dir, "audit", "--json").stdout
+    events = [json.loads(line) for line in out.splitlines()]
+    names = [e["event"] for e in events]
+    for expected in ("signup", "logout", "login.failure", "login.lockout", "login.success", "password.change",
+                     "session.revoke", "account.disable", "app.add", "keys.rotate"):
+        assert expected in names, expected
+    signed_in = next(e for e in events if e["event"] == "login.success")
+    assert (signed_in["email"], signed_in["address"], signed_in["app"]) == ("ada@example.com", "127.0.0.1", "notes")
+    assert signed_in["at"].endswith("Z")
+    assert names.count("login.lockout") == 1, "a lockout is logged once, not once per refused try"
+
+    everything = out + onebar(settings.data_dir, "audit").stdout + caplog.text
+    for secret in (PASSWORD, "new password 1", "wrong 0", session_cookie):
+        assert secret not in everything
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "onebar.audit"]
+    assert {"at", "event", "user_id", "email", "address", "app", "detail"} <= set(logged[0])
+
+
+def test_audit_filters_by_user_and_time(settings, app, auth):
+    auth.signup()
+    browser(app).signup(email="grace@example.com", name="Grace")
+    only_ada = onebar(settings.data_dir, "audit", "--user", "ADA@example.com").stdout
+    assert "ada@example.com" in only_ada and "grace@example.com" not in only_ada
+    assert "signup" in onebar(settings.data_dir, "audit", "--since", "1h").stdout
+    assert onebar(settings.data_dir, "audit", "--since", "2999-01-01").stdout == "no events\n"
+    from .test_cli import assert_one_error_line
+
+    assert_one_error_line(onebar(settings.data_dir, "audit", "--since", "last tuesday", check=False), "--since")
+
+
+def test_the_account_page_shows_the_users_recent_security_events(app, client, auth):
+    auth.signup()
+    auth.logout()
+    browser(app).login(password="not it at all")
+    auth.login()
+    page = client.get("/account").get_data(as_text=True)
+    activity = page.split("Recent security activity", 1)[1]
+    for words in ("Account created", "Signed out", "Wrong password", "Signed in"):
+        assert words in activity
+    assert activity.index("Signed in") < activity.index("Wrong password"), "newest first"
+
+
+def test_a_password_typed_into_the_email_field_never_reaches_the_audit_log(settings, auth, caplog):
+    caplog.set_level(logging.INFO, logger="onebar.audit")
+    auth.signup()
+    auth.logout()
+    auth.login(email="hunter2-my-secret", password="hunter2-my-secret")
+    out = onebar(settings.data_dir, "audit").stdout
+    assert "login.failure\t(not an email address)" in out
+    assert "hunter2" not in out + caplog.text
