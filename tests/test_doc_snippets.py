@@ -60,6 +60,11 @@ def test_json_snippets_are_the_api_shape(snippet: Snippet) -> None:
 
 def test_the_readme_layout_names_real_folders() -> None:
     [layout] = [s for s in snippets("") if s.doc == "README.md"]
+    parent = ROOT
     for line in layout.code.splitlines():
-        folder = line.split()[0]
-        assert (ROOT / folder).is_dir(), f"README's layout names {folder}, which does not exist"
+        name = line.split()[0]
+        if not line.startswith(" "):  # a top-level folder
+            parent = ROOT / name
+            assert parent.is_dir(), f"README's layout names {name}, which does not exist"
+        elif name.endswith("/"):  # a folder inside the one above
+            assert (parent / name).is_dir(), f"README's layout names {parent.name}/{name}, which does not exist"

@@ -6,13 +6,14 @@
 for many nodes. :func:`open_store` picks one from the settings.
 """
 
-from .base import ActiveSession, App, Session, Store, User, normalize_email, normalize_origin
+from .base import ActiveSession, App, HandoffCode, Session, Store, User, normalize_email, normalize_origin
 from .factory import open_store, open_url
 from .sqlite import SQLiteStore
 
 __all__ = [
     "ActiveSession",
     "App",
+    "HandoffCode",
     "SQLiteStore",
     "Session",
     "Store",

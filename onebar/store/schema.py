@@ -74,6 +74,17 @@ MIGRATIONS: list[Migration] = [
         );
         CREATE INDEX attempts_key ON attempts(key, at)
     """),
+    # 3: the cross-site hand-off's one-time codes (onebar.handoff), kept as hashes.
+    Migration("one-time hand-off codes for sites on other domains", """
+        CREATE TABLE handoff_codes (
+            code_hash    TEXT PRIMARY KEY,
+            session_key  TEXT NOT NULL,
+            origin       TEXT NOT NULL,
+            challenge    TEXT NOT NULL,
+            expires_at   BIGINT NOT NULL
+        );
+        CREATE INDEX handoff_codes_expiry ON handoff_codes(expires_at)
+    """),
 ]
 
 

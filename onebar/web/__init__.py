@@ -21,13 +21,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import ServiceBusy, StoreBusy, StoreError
+from ..handoff import SiteCredentials
 from ..passwords import HashingPool
 from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import Store, open_store
-from . import jsonapi, pages
-from .fastpath import MeHandler
+from . import handoff, jsonapi, pages
+from .fastpath import API_VARY, MeHandler
 from .gate import SignInGate
 from .hosts import HostAllowlist, hosts_of
 from .state import Service, SessionPurger, init_app, write_cookie
@@ -44,7 +45,7 @@ def _static_dir() -> Path:
 
 #: Headers every response gets; HTML pages get a CSP too, the API a Vary.
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
-_API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", "Origin, Cookie")]
+_API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", API_VARY)]
 
 
 def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) -> None:
@@ -86,6 +87,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         apps=tuple(store.list_apps()),
         hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
         purger=SessionPurger(store, settings.session_purge_interval),
+        site_credentials=SiteCredentials(settings.secret_keys, settings.session_max_age),
     )
     init_app(app, state)
     # GET /api/me, signed in or out, is answered without Flask (same answer,
@@ -123,7 +125,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             if "Cache-Control" not in h:
                 h["Cache-Control"] = "no-store"
             return response
-        h.update(_COMMON_HEADERS)
+        for name, value in _COMMON_HEADERS.items():
+            h.setdefault(name, value)  # a page may ask for less (the hand-off's no-referrer)
         if "Cache-Control" not in h:
             # Pages carry user data or CSRF tokens.
             h["Cache-Control"] = "no-store"
@@ -145,18 +148,20 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         origins=sorted(state.app_origins),
         supports_credentials=True,
         methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type"],
+        # Authorization: a site on another domain sends its credential (onebar.handoff).
+        allow_headers=["Content-Type", "Authorization"],
         max_age=600,
         # Without an Origin header there is nothing to allow; flask-cors would
         # otherwise list every registered origin.
         always_send=False,
-        vary_header=False,  # the hook above always sends Vary: Origin, Cookie on /api
+        vary_header=False,  # the hook above always sends API_VARY on /api
     )
     csrf = CSRFProtect(app)
     csrf.exempt(jsonapi.bp)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(jsonapi.bp)
+    app.register_blueprint(handoff.bp)
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
