@@ -36,14 +36,15 @@ def test_the_served_script_is_the_current_build_of_the_source(tmp_path: Path) ->
 
 
 def test_the_served_bar_fits_4_kb_gzipped(client: FlaskClient) -> None:
-    body = client.get("/onebar.js").get_data()
+    with client.get("/onebar.js") as answer:  # a file response: closed as a server closes it
+        body = answer.get_data()
     assert body == BUILT.read_bytes()
     assert gzipped_size(body) <= GZIP_BUDGET, f"onebar.js is {gzipped_size(body)} bytes gzipped"
     assert len(body) < len(SOURCE.read_bytes()) * 0.6  # minified, not the source
 
 
 def test_debug_serves_the_readable_source(client: FlaskClient) -> None:
-    answer = client.get("/onebar.js?debug")
-    assert answer.status_code == 200 and answer.mimetype == "text/javascript"
-    assert answer.get_data() == SOURCE.read_bytes()
-    assert b"// -- Drawing" in answer.get_data()  # comments and all
+    with client.get("/onebar.js?debug") as answer:
+        assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+        assert answer.get_data() == SOURCE.read_bytes()
+        assert b"// -- Drawing" in answer.get_data()  # comments and all

@@ -181,6 +181,16 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
+    @app.get("/onebar-handoff.js")
+    def onebar_handoff_js() -> Response:
+        # The cross-site hand-off, an ES module onebar.js imports only on pages of
+        # other registrable domains: a cross-origin module import needs CORS. It is
+        # public and sent without cookies, so any origin may load it.
+        response = send_from_directory(static_dir, "onebar-handoff.js", mimetype="text/javascript", max_age=300)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        return response
+
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
         app.logger.warning("store error on %s %s: %s", request.method, request.path, exc)
