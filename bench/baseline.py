@@ -6,7 +6,7 @@ itsdangerous (same keys, same salt, same max age), one SQL lookup of the
 session joined with its user on a per-thread SQLite connection (same pragmas),
 re-issue a stale or day-old cookie, and answer the same JSON bytes with the same
 headers (CORS for registered origins, ``Cache-Control: no-store``,
-``Vary: Origin, Cookie``, ``X-Content-Type-Options``, ``Referrer-Policy``).
+``Vary: Origin, Cookie, Authorization, Sec-Fetch-Site``, ``X-Content-Type-Options``, ``Referrer-Policy``).
 ``tests/bench/test_baseline.py`` checks the answers stay identical.
 
 Served with the same server and settings as ``onebar serve`` (granian)::
@@ -170,7 +170,7 @@ class BaselineApp:
         if origin in self.origins:
             headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
         headers += [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "strict-origin-when-cross-origin"),
-                    ("Cache-Control", "no-store"), ("Vary", "Origin, Cookie")]
+                    ("Cache-Control", "no-store"), ("Vary", "Origin, Cookie, Authorization, Sec-Fetch-Site")]
         headers += extra
         start_response("200 OK", headers)
         return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]

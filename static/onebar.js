@@ -23,6 +23,17 @@
   const language = (options.lang || doc.documentElement.lang || navigator.language || '').toLowerCase().split(/[-_]/)[0];
   const [SIGN_IN, SIGN_OUT, ACCOUNT, APPS, USER_MENU] = LABELS[language] || ['Sign in', 'Sign out', 'Account', 'Apps', 'Account menu'];
   const warn = message => console.warn('onebar: ' + message);
+  // On a site of another registrable domain, the service's cookie never comes
+  // along: the site signs in with the hand-off (onebar-handoff.js, loaded only
+  // there) and keeps its own credential in its own localStorage, under this
+  // service's /api/me URL (docs/bar.md).
+  // (Sign-out there is the hand-off module's too.)
+  const auth = () => {
+    try {
+      const credential = localStorage[ME];
+      return credential && { Authorization: 'Bearer ' + credential };
+    } catch (e) { /* storage blocked: the cookie alone */ }
+  };
 
   // -- Styles ----------------------------------------------------------------
   // One palette of light-dark() pairs. Which half applies is the host's
@@ -186,6 +197,7 @@
 
   const apply = (answer, fromOtherTab) => { // throws on a document it cannot draw, before changing anything
     if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
+    if (answer.cross_site) import(api + '/onebar-handoff.js'); // once: a module runs once per page
     const json = JSON.stringify(answer);
     if (json == shownDoc) return;
     render(answer);
@@ -230,11 +242,11 @@
   };
   const load = () => pending || (lastAsked = Date.now(), pending = (() => {
     const mine = ++generation;
-    return fetch(ME, { credentials: 'include', signal: AbortSignal.timeout(4000) })
+    return fetch(ME, { credentials: 'include', headers: auth(), signal: AbortSignal.timeout(4000) })
       .then(json)
       .then(answer => mine == generation && apply(answer)) // unless a sign-out overtook this answer
       .catch(e => { // quietly: keep what the bar shows, or draw a muted sign-in link
-        warn(ME + (e.name == 'TimeoutError' ? ' did not answer in time' : ': ' + e.message));
+        warn(ME + ': ' + e.message); // a timeout says "signal timed out"
         if (!shownDoc) {
           render();
           announce('null', 'unavailable');

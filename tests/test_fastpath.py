@@ -92,7 +92,7 @@ def test_signed_in_answer_is_identical_for_each_origin(app, store, ada, origin):
 def test_signed_out_answer_is_identical_for_each_origin(app, origin):
     status, hdrs, body = assert_same(app, {"Origin": origin} if origin else {})
     assert body.startswith(b'{"user":null')
-    assert ("Vary", "Origin, Cookie") in hdrs and ("Cache-Control", "no-store") in hdrs
+    assert ("Vary", "Origin, Cookie, Authorization, Sec-Fetch-Site") in hdrs and ("Cache-Control", "no-store") in hdrs
 
 
 @time_machine.travel("2026-11-23 12:00:00", tick=False)
@@ -184,3 +184,33 @@ def test_signed_in_me_does_not_reach_flask(app, store, ada):
     call(handler, {"Origin": NOTES})
     call(handler, path="/healthz")
     assert calls == ["/healthz"]
+
+
+def site_credential(store, user, origin):
+    from onebar.handoff import SiteCredentials
+
+    sid = store.create_session(user.id, expires_at=int(time.time()) + 3600)
+    key = store.get_active_session(sid, int(time.time())).session.key
+    return SiteCredentials([OLD_KEY, NEW_KEY], 3600).issue(key, origin), sid
+
+
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-site", "same-origin", None])
+@pytest.mark.parametrize("origin", [TASKS, NOTES, "https://evil.example", None], ids=["tasks", "notes", "evil", "none"])
+def test_cross_site_pages_are_told_so_identically(app, origin, fetch_site):
+    headers = {k: v for k, v in {"Origin": origin, "Sec-Fetch-Site": fetch_site}.items() if v}
+    _, _, body = assert_same(app, headers)
+    cross = fetch_site == "cross-site" or (fetch_site is None and origin in (TASKS, "https://evil.example"))
+    assert (b'"cross_site":true' in body) is cross
+
+
+@pytest.mark.parametrize("sent_from", [TASKS, NOTES, None], ids=["own-origin", "other-origin", "no-origin"])
+def test_a_site_credential_is_answered_identically_on_both_paths(app, store, ada, sent_from):
+    credential, sid = site_credential(store, ada, TASKS)
+    headers = {"Authorization": f"Bearer {credential}", "Sec-Fetch-Site": "cross-site"}
+    if sent_from:
+        headers["Origin"] = sent_from
+    _, hdrs, body = assert_same(app, headers)
+    assert (b"Ada Lovelace" in body) is (sent_from == TASKS)
+    assert "Authorization" in dict(hdrs)["Vary"]
+    store.revoke_session(sid)
+    assert assert_same(app, headers)[2].startswith(b'{"user":null')

@@ -239,4 +239,4 @@ def test_clearing_a_dead_cookie_on_the_api_keeps_one_vary_header(client):
     response = client.get("/api/me")
     assert response.get_json()["user"] is None
     assert "onebar_session=;" in response.headers["Set-Cookie"]
-    assert response.headers.getlist("Vary") == ["Origin, Cookie"]
+    assert response.headers.getlist("Vary") == ["Origin, Cookie, Authorization, Sec-Fetch-Site"]

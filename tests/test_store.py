@@ -337,3 +337,47 @@ def test_audit_fields_are_bounded(store):
     store.add_audit(AuditEvent("login.failure", 1, None, "a" * 1000, "b" * 100, "c" * 100, "d" * 1000))
     (event,) = store.list_audit()
     assert (len(event.email), len(event.address), len(event.app), len(event.detail)) == (320, 64, 64, 200)
+
+
+# -- one-time hand-off codes (onebar.handoff) ----------------------------------------
+
+def test_a_handoff_code_is_taken_once_and_names_its_live_session(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    now = int(time.time())
+    sid = store.create_session(user.id, expires_at=now + 600)
+    key = store.get_active_session(sid, now).session.key
+    store.create_handoff_code("c" * 64, session_key=key, origin="https://notes.example.org",
+                              challenge="x" * 43, expires_at=now + 60)
+    taken = store.take_handoff_code("c" * 64, now)
+    assert (taken.session_key, taken.origin, taken.challenge) == (key, "https://notes.example.org", "x" * 43)
+    assert store.take_handoff_code("c" * 64, now) is None  # the second redemption gets nothing
+    assert store.get_active_session_by_key(key, now).user.id == user.id
+    store.revoke_session(sid)
+    assert store.get_active_session_by_key(key, now) is None
+    assert store.get_active_session_by_key("no-such-key", now) is None
+
+
+def test_an_expired_handoff_code_is_gone(store):
+    now = int(time.time())
+    store.create_handoff_code("e" * 64, session_key="k", origin="https://a.example", challenge="x" * 43,
+                              expires_at=now + 60)
+    assert store.take_handoff_code("e" * 64, now + 60) is None
+    assert store.take_handoff_code("e" * 64, now) is None  # taking an expired code deleted it
+
+
+def test_concurrent_redemptions_of_one_code_get_it_once(store):
+    now = int(time.time())
+    store.create_handoff_code("r" * 64, session_key="k", origin="https://a.example", challenge="x" * 43,
+                              expires_at=now + 60)
+    results, barrier = [], threading.Barrier(8)
+
+    def redeem():
+        barrier.wait()
+        results.append(store.take_handoff_code("r" * 64, now))
+
+    threads = [threading.Thread(target=redeem) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1

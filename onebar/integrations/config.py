@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CONFIG_KEYS", "identity_options"]
 
 #: The keys :func:`identity_options` understands.
-CONFIG_KEYS = ("SERVICE_URL", "PUBLIC_URL", "COOKIE_NAME", "SECRET_KEYS", "DATABASE", "STORE",
+CONFIG_KEYS = ("SERVICE_URL", "PUBLIC_URL", "SITE_URL", "COOKIE_NAME", "SECRET_KEYS", "DATABASE", "STORE",
                "SESSION_MAX_AGE", "TIMEOUT", "CACHE_TTL", "CACHE_SIZE", "VERIFIER")
 
 
@@ -57,7 +57,7 @@ def identity_options(config: Mapping[str, Any], *, spell: Callable[[str], str] =
                 raise ConfigError(f"{spell(key)} is only used with {spell('SECRET_KEYS')} (local verification)")
         verifier = RemoteVerifier(service_url, cookie_name=cookie_name, **tuning)
     return {"service_url": service_url, "public_url": config.get("PUBLIC_URL") or None, "cookie_name": cookie_name,
-        "verifier": verifier}
+        "verifier": verifier, "site_url": config.get("SITE_URL") or None}
 
 
 def _number(value: object, kind: type, name: str) -> Any:

@@ -146,6 +146,9 @@ class OnebarMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         identity = self.identity
+        answer = identity.handoff.answer(request.META)  # /.onebar/login and /.onebar/callback
+        if answer is not None:
+            return _handoff_response(*answer)
         request.onebar = identity  # type: ignore[attr-defined]
         request.user = SimpleLazyObject(lambda: get_user(request, identity))  # type: ignore[assignment]
 
@@ -184,6 +187,17 @@ class OnebarMiddleware:
             raise ImproperlyConfigured(
                 f"'{_AUTH_MIDDLEWARE}' would replace the Onebar user: put '{me}' after it in MIDDLEWARE.")
         return identity
+
+
+def _handoff_response(status: str, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
+    response = HttpResponse(body, status=int(status.split()[0]))
+    for name, value in headers:
+        if name == "Set-Cookie":
+            response.cookies.load(value)
+        elif name != "Content-Type":
+            response[name] = value
+    response["Content-Type"] = "text/plain; charset=utf-8"
+    return response
 
 
 def onebar(request: HttpRequest) -> dict[str, Any]:

@@ -33,7 +33,9 @@ bar, another account), it empties the page and reloads it.
 
 Settings, from ``app.config`` with the ``ONEBAR_`` prefix or as keyword
 arguments without it (lower case): ``SERVICE_URL`` (required),
-``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
+``PUBLIC_URL``, ``SITE_URL`` (this app's origin, for an app on another
+registrable domain: sign-in through ``/.onebar/login``), ``COOKIE_NAME``,
+``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
 for local verification ``SECRET_KEYS`` plus ``DATABASE`` or ``STORE`` (see
 :class:`onebar.integrations.wsgi.LocalVerifier` for what holding the keys means).
 
@@ -47,7 +49,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, has_request_context, jsonify, redirect, request
+from flask import Flask, Response, current_app, has_request_context, jsonify, redirect, request
 
 from .wsgi import Identity, OnebarUser, wants_json
 
@@ -71,6 +73,7 @@ class Onebar:
         config.update(self._options)
         app.extensions[EXTENSION_KEY] = Identity.from_config(config, spell=lambda key: f"app.config['ONEBAR_{key}']")
         app.context_processor(_template_context)
+        app.before_request(_handoff_paths)
 
 
 def identity() -> Identity:
@@ -107,6 +110,16 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def _handoff_paths() -> Response | None:
+    """``/.onebar/login`` and ``/.onebar/callback``: sign-in for an app on another
+    registrable domain (``ONEBAR_SITE_URL``; :mod:`onebar.integrations.handoff`)."""
+    answer = identity().handoff.answer(request.environ)
+    if answer is None:
+        return None
+    status, headers, body = answer
+    return Response(body, status=int(status.split()[0]), headers=headers)
 
 
 def _template_context() -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .config import CONFIG_KEYS, identity_options
 from .cookies import DEFAULT_COOKIE_NAME, cookie_value
+from .handoff import CREDENTIAL_COOKIE, LOGIN_PATH, HandoffPaths
 from .meclient import check_service_url
 from .user import OnebarUser
 from .verifiers import RemoteVerifier, Verifier
@@ -30,6 +31,10 @@ class Identity:
     :param cookie_name: the service's ``cookie_name`` setting.
     :param verifier: how a cookie is verified; a :class:`RemoteVerifier` on
         ``service_url`` unless given.
+    :param site_url: this app's public origin as registered, for an app on
+        another registrable domain than the service: sign-in then goes through
+        the hand-off paths this app serves (:mod:`onebar.integrations.handoff`),
+        and the site credential they keep is verified with this origin.
     """
 
     def __init__(
@@ -39,11 +44,17 @@ class Identity:
         public_url: str | None = None,
         cookie_name: str = DEFAULT_COOKIE_NAME,
         verifier: Verifier | None = None,
+        site_url: str | None = None,
     ) -> None:
         self.service_url = check_service_url(service_url)
         self.public_url = check_service_url(public_url) if public_url else self.service_url
         self.cookie_name = cookie_name
         self.verifier: Verifier = verifier if verifier is not None else RemoteVerifier(
+            self.service_url, cookie_name=cookie_name)
+        self.site_url = check_service_url(site_url) if site_url else None
+        self.handoff = HandoffPaths(self.service_url, self.public_url, self.site_url)
+        # Site credentials are always asked of the service (no keys needed here).
+        self._credentials = self.verifier if isinstance(self.verifier, RemoteVerifier) else RemoteVerifier(
             self.service_url, cookie_name=cookie_name)
 
     # -- who -----------------------------------------------------------------
@@ -59,6 +70,12 @@ class Identity:
                 user = self.verifier.verify(value)
             except Exception:  # noqa: BLE001 - identity must never turn a page into a 500
                 log.exception("onebar: verifying a cookie failed; treating the visitor as signed out")
+        credential = None if user is not None else cookie_value(environ.get("HTTP_COOKIE", ""), CREDENTIAL_COOKIE)
+        if credential:
+            try:
+                user = self._credentials.verify_credential(credential, self.handoff.origin(environ))
+            except Exception:  # noqa: BLE001 - identity must never turn a page into a 500
+                log.exception("onebar: verifying a site credential failed; treating the visitor as signed out")
         environ[ENVIRON_KEY] = user
         return user
 
@@ -66,7 +83,14 @@ class Identity:
 
     def login_url(self, next_url: str | None = None) -> str:
         """The sign-in page; after signing in the service sends the browser to
-        ``next_url`` if its origin is a registered app (so make it absolute)."""
+        ``next_url`` if its origin is a registered app (so make it absolute).
+
+        With ``site_url`` (an app on another registrable domain): this app's own
+        ``/.onebar/login``, which signs in through the hand-off and comes back
+        to ``next_url``'s path."""
+        if self.site_url:
+            path = urlsplit(next_url or "/")
+            return LOGIN_PATH + "?" + urlencode({"next": path.path + (f"?{path.query}" if path.query else "")})
         return self._link("/login", next_url)
 
     def logout_url(self, next_url: str | None = None) -> str:

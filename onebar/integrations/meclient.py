@@ -63,8 +63,18 @@ class MeClient:
         self._path = (parts.path.rstrip("/") or "") + "/api/me"
         self._ssl = ssl.create_default_context() if self._https else None
 
-    def ask(self, cookie: str) -> OnebarUser | None:
-        """The user ``cookie`` belongs to, or None (signed out); :class:`Unavailable` otherwise."""
+    def ask(self, cookie: str | None, *, credential: str | None = None, origin: str | None = None) -> OnebarUser | None:
+        """The user ``cookie`` belongs to, or None (signed out); :class:`Unavailable` otherwise.
+
+        Or, for an app on another registrable domain, a site ``credential``
+        (:mod:`onebar.integrations.handoff`), sent as a Bearer token with the
+        app's ``origin``, the only origin it is good for.
+        """
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        if credential is not None:
+            headers.update({"Authorization": f"Bearer {credential}", "Origin": origin or ""})
+        else:
+            headers["Cookie"] = f"{self.cookie_name}={cookie}"
         deadline = self._clock() + self.timeout
         conn: http.client.HTTPConnection
         if self._https:
@@ -72,11 +82,7 @@ class MeClient:
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
         try:
-            conn.request("GET", self._path, headers={
-                "Cookie": f"{self.cookie_name}={cookie}",
-                "Accept": "application/json",
-                "User-Agent": self.user_agent,
-            })
+            conn.request("GET", self._path, headers=headers)
             if conn.sock is not None:
                 conn.sock.settimeout(max(deadline - self._clock(), 0.001))
             response = conn.getresponse()

@@ -101,6 +101,27 @@ class RemoteVerifier:
         self._cache.put(key, user)
         return user
 
+    def verify_credential(self, credential: str, origin: str) -> OnebarUser | None:
+        """The user of a site credential (:mod:`onebar.integrations.handoff`) sent from
+        ``origin``, or None; cached like cookies, under a hash of both."""
+        if not looks_like_session(credential):  # the same signed shape
+            return None
+        key = cache_key(f"{origin} {credential}")
+        cached = self._cache.get(key)
+        if cached is not MISS:
+            return cached  # type: ignore[no-any-return]
+        if self._clock() < self._down_until:
+            return None
+        try:
+            user = self._client.ask(None, credential=credential, origin=origin)
+        except Unavailable as exc:
+            self._down_until = self._clock() + self.retry_after
+            log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",
+                        self.service_url, exc, self.retry_after)
+            return None
+        self._cache.put(key, user)
+        return user
+
 
 class LocalVerifier:
     """Verify a cookie's signature here, then check its session is still active.

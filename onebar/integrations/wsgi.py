@@ -54,7 +54,13 @@ to every port of the service's host, so apps on ``localhost:*`` next to a
 service on ``localhost`` see it. Apps on sibling hosts see it once the
 service sets ``ONEBAR_COOKIE_DOMAIN=.example.com`` for
 ``id.example.com``, ``notes.example.com``… An app on another registrable
-domain never sees it: it gets ``None`` here and relies on the bar.
+domain never sees it: give it ``site_url=`` (its own public origin, as
+registered) and it signs in through the service's hand-off on paths this
+middleware serves, ``/.onebar/login?next=/path`` and ``/.onebar/callback``,
+keeping a first-party ``HttpOnly`` credential of its own
+(:mod:`onebar.integrations.handoff`)::
+
+    app = OnebarMiddleware(hello, service_url="https://id.example.com", site_url="https://notes.example.org")
 """
 
 from __future__ import annotations
@@ -115,5 +121,10 @@ class OnebarMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ.pop(ENVIRON_KEY, None)  # only this middleware decides who the visitor is
         environ["onebar.identity"] = self.identity
+        answer = self.identity.handoff.answer(environ)  # /.onebar/login and /.onebar/callback
+        if answer is not None:
+            status, headers, body = answer
+            start_response(status, headers + [("Content-Length", str(len(body)))])
+            return [body]
         self.identity.user(environ)
         return self.app(environ, start_response)

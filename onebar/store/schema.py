@@ -94,6 +94,17 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX audit_at ON audit(at);
         CREATE INDEX audit_user ON audit(user_id, at)
     """),
+    # 4: the cross-site hand-off's one-time codes (onebar.handoff), kept as hashes.
+    Migration("one-time hand-off codes for sites on other domains", """
+        CREATE TABLE handoff_codes (
+            code_hash    TEXT PRIMARY KEY,
+            session_key  TEXT NOT NULL,
+            origin       TEXT NOT NULL,
+            challenge    TEXT NOT NULL,
+            expires_at   BIGINT NOT NULL
+        );
+        CREATE INDEX handoff_codes_expiry ON handoff_codes(expires_at)
+    """),
 ]
 
 

@@ -27,8 +27,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
-from .base import (APP_ID, ActiveSession, App, AuditEvent, Session, User, clean_email, normalize_email,
-                   normalize_origin)
+from .base import (APP_ID, ActiveSession, App, AuditEvent, HandoffCode, Session, User, clean_email,
+                   normalize_email, normalize_origin)
 
 _USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at, u.email_verified, u.disabled_at"
 _NUSER = 7  # columns in _USER_COLS
@@ -214,6 +214,18 @@ class SQLStore:
             return None
         return ActiveSession(session=_session(row[:7]), user=_user(row[7:]))
 
+    def get_active_session_by_key(self, key: str, now: int) -> ActiveSession | None:
+        """The live session whose public handle is ``key`` (a site credential names it this way)."""
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT {_SESSION_COLS}, {_USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.key = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND u.disabled_at IS NULL",
+                (key, now),
+            ).fetchone()
+        if row is None:
+            return None
+        return ActiveSession(session=_session(row[:7]), user=_user(row[7:]))
+
     def extend_session(self, sid: str, *, expires_at: int, now: int) -> None:
         with self._db(write=True) as db:
             db.execute(
@@ -293,6 +305,33 @@ class SQLStore:
                 f" WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT ?", (*params, limit)
             ).fetchall()
         return [AuditEvent(*r) for r in reversed(rows)]
+
+    # -- one-time hand-off codes ------------------------------------------------
+
+    def create_handoff_code(
+        self, code_hash: str, *, session_key: str, origin: str, challenge: str, expires_at: int
+    ) -> None:
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT INTO handoff_codes (code_hash, session_key, origin, challenge, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (code_hash, session_key, origin, challenge, expires_at),
+            )
+
+    def take_handoff_code(self, code_hash: str, now: int) -> HandoffCode | None:
+        """Delete the code and return it if it had not expired: one statement, so two
+        concurrent redemptions of one code cannot both get it. Expired codes go too."""
+        with self._db(write=True) as db:
+            rows = db.execute(
+                "DELETE FROM handoff_codes WHERE code_hash = ?"
+                " RETURNING session_key, origin, challenge, expires_at",
+                (code_hash,),
+            ).fetchall()  # read to the end: SQLite finishes a RETURNING statement only then
+            row = rows[0] if rows else None
+            db.execute("DELETE FROM handoff_codes WHERE expires_at <= ?", (now,))
+        if row is None or int(row[3]) <= now:
+            return None
+        return HandoffCode(session_key=row[0], origin=row[1], challenge=row[2], expires_at=int(row[3]))
 
     # -- apps -----------------------------------------------------------------
 

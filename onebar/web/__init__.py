@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..exc import ServiceBusy, StoreBusy, StoreError
 from ..mail import mailer_for
+from ..handoff import SiteCredentials
 from ..passwords import HashingPool
 from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
@@ -30,6 +31,8 @@ from ..store import Store, open_store
 from ..tokens import LinkSigner
 from . import jsonapi, pages
 from .fastpath import MeHandler
+from . import handoff, jsonapi, pages
+from .fastpath import API_VARY, MeHandler
 from .gate import SignInGate
 from .hosts import HostAllowlist, hosts_of
 from .state import Service, SessionPurger, init_app, write_cookie
@@ -46,7 +49,7 @@ def _static_dir() -> Path:
 
 #: Headers every response gets; HTML pages get a CSP too, the API a Vary.
 _COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
-_API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", "Origin, Cookie")]
+_API_HEADERS = [*_COMMON_HEADERS.items(), ("Vary", API_VARY)]
 
 
 def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) -> None:
@@ -90,6 +93,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         links=LinkSigner(settings.secret_keys),
         hashing=HashingPool(settings.hashing_threads, settings.hashing_wait),
         purger=SessionPurger(store, settings.session_purge_interval),
+        site_credentials=SiteCredentials(settings.secret_keys, settings.session_max_age),
     )
     init_app(app, state)
     # GET /api/me, signed in or out, is answered without Flask (same answer,
@@ -127,7 +131,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
             if "Cache-Control" not in h:
                 h["Cache-Control"] = "no-store"
             return response
-        h.update(_COMMON_HEADERS)
+        for name, value in _COMMON_HEADERS.items():
+            h.setdefault(name, value)  # a page may ask for less (the hand-off's no-referrer)
         if "Cache-Control" not in h:
             # Pages carry user data or CSRF tokens.
             h["Cache-Control"] = "no-store"
@@ -149,18 +154,20 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         origins=sorted(state.app_origins),
         supports_credentials=True,
         methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type"],
+        # Authorization: a site on another domain sends its credential (onebar.handoff).
+        allow_headers=["Content-Type", "Authorization"],
         max_age=600,
         # Without an Origin header there is nothing to allow; flask-cors would
         # otherwise list every registered origin.
         always_send=False,
-        vary_header=False,  # the hook above always sends Vary: Origin, Cookie on /api
+        vary_header=False,  # the hook above always sends API_VARY on /api
     )
     csrf = CSRFProtect(app)
     csrf.exempt(jsonapi.bp)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(jsonapi.bp)
+    app.register_blueprint(handoff.bp)
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
@@ -177,6 +184,16 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # Each has its own ETag (If-None-Match → 304) and Cache-Control: public, max-age=300.
         name = "onebar.js" if "debug" in request.args else "onebar.min.js"
         response = send_from_directory(static_dir, name, mimetype="text/javascript", max_age=300)
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        return response
+
+    @app.get("/onebar-handoff.js")
+    def onebar_handoff_js() -> Response:
+        # The cross-site hand-off, an ES module onebar.js imports only on pages of
+        # other registrable domains: a cross-origin module import needs CORS. It is
+        # public and sent without cookies, so any origin may load it.
+        response = send_from_directory(static_dir, "onebar-handoff.js", mimetype="text/javascript", max_age=300)
+        response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 

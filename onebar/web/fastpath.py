@@ -14,14 +14,16 @@ store, settings, registered apps) and the same JSON (``jsonapi``'s builder):
 - CORS as flask-cors is configured: ``Access-Control-Allow-Origin`` (the
   request's ``Origin``, matched case-insensitively against the literal
   allowlist) and ``-Allow-Credentials: true``, nothing for other origins;
-- the API's fixed headers: nosniff, Referrer-Policy, ``Vary: Origin, Cookie``,
+- the API's fixed headers: nosniff, Referrer-Policy, ``Vary`` (:data:`API_VARY`),
   ``Cache-Control: no-store``.
 
 ``tests/test_fastpath.py`` checks status, headers and body are identical to
 the Flask path's for every kind of request. Anything unusual goes to the Flask
 app untouched, so the answer is never wrong, only sometimes slower: another
 path or method, a query string, no ``Host`` header, a session cookie that is
-not one plain ``name=value`` pair, and any store error (Flask answers 503).
+not one plain ``name=value`` pair, an ``Authorization`` header (a site
+credential from another domain: ``state.current_session`` reads it), and any
+store error (Flask answers 503).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.sansio.utils import get_host
 
 from ..exc import StoreBusy, StoreError
-from .jsonapi import me_body
+from .jsonapi import is_cross_site, me_body
 
 if TYPE_CHECKING:
     from .state import Service
@@ -46,11 +48,15 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 #: The characters of a value itsdangerous signs (URL-safe base64 and dots).
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_\-.]*\Z")
 
+#: What an /api answer depends on: CORS, the cookie, a site credential
+#: (onebar.handoff) and whether the page asking is cross-site.
+API_VARY = "Origin, Cookie, Authorization, Sec-Fetch-Site"
+
 #: Headers every /api answer carries (onebar.web's security-headers hook).
 API_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("Vary", "Origin, Cookie"),
+    ("Vary", API_VARY),
     ("Cache-Control", "no-store"),
 ]
 
@@ -83,6 +89,7 @@ class MeHandler:
             environ.get("PATH_INFO") != self.path
             or environ.get("REQUEST_METHOD") != "GET"
             or environ.get("QUERY_STRING")
+            or "HTTP_AUTHORIZATION" in environ
         ):
             return self.app(environ, start_response)
         header = environ.get("HTTP_COOKIE", "")
@@ -105,7 +112,8 @@ class MeHandler:
             user, cookie = self._user(raw, self._secure or scheme == "https")
         except StoreError:
             return self.app(environ, start_response)  # Flask answers it: 503 with Retry-After
-        body = me_body(user, self.state.apps, base).encode()
+        cross = is_cross_site(environ.get("HTTP_SEC_FETCH_SITE"), environ.get("HTTP_ORIGIN"), base)
+        body = me_body(user, self.state.apps, base, cross).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         origin = environ.get("HTTP_ORIGIN")
         if origin and origin.casefold() in self._origins:

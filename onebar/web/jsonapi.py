@@ -1,4 +1,4 @@
-"""The JSON API the bar and other apps call: ``/api/me``, ``/api/logout``."""
+"""The JSON API the bar and other apps call: ``/api/me``, ``/api/logout``, ``/api/token``."""
 
 from __future__ import annotations
 
@@ -9,22 +9,56 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from .. import audit
+from .handoff import token
 from .openapi import document
 from .state import current_session, end_session, onebar
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.add_url_rule("/token", view_func=token, methods=["POST"])
 
 
 @lru_cache(maxsize=64)
-def _tail(apps: tuple[Any, ...], base: str) -> str:
+def _tail(apps: tuple[Any, ...], base: str, cross_site: bool = False) -> str:
     """The JSON after ``"user"``: the same for every request to one origin."""
-    return json.dumps({
+    doc: dict[str, Any] = {
         "apps": [{"id": a.id, "name": a.name, "url": a.url} for a in apps],
         "links": {"login": f"{base}/login", "logout": f"{base}/logout", "account": f"{base}/account"},
-    }, separators=(",", ":"))[1:]
+    }
+    if cross_site:
+        doc["cross_site"] = True
+    return json.dumps(doc, separators=(",", ":"))[1:]
 
 
-def me_body(user: Any, apps: tuple[Any, ...], base: str) -> str:
+def _site(host: str) -> str:
+    """A host's registrable domain, roughly: its last two labels (an IP address whole).
+
+    Only the fallback for browsers that send no ``Sec-Fetch-Site``; it errs
+    towards "cross-site" for hosts under a two-label suffix (``co.uk``), where
+    the hand-off still works, only with one more redirect than needed.
+    """
+    if host.replace(".", "").isdigit():
+        return host
+    return ".".join(host.split(".")[-2:])
+
+
+def is_cross_site(fetch_site: str | None, origin: str | None, own: str) -> bool:
+    """Is the page asking on another registrable domain than the service (``own``)?
+
+    The browser says so in ``Sec-Fetch-Site``; without it, the ``Origin``'s
+    scheme and host are compared with the service's. The bar then signs in
+    with the hand-off (onebar.handoff) instead of relying on the cookie.
+    """
+    if fetch_site is not None:
+        return fetch_site == "cross-site"
+    if not origin or origin == "null":
+        return False
+    o_scheme, _, o_rest = origin.partition("://")
+    s_scheme, _, s_rest = own.partition("://")
+    o_host, s_host = o_rest.split(":")[0].lower(), s_rest.split("/")[0].split(":")[0].lower()
+    return o_scheme != s_scheme or _site(o_host) != _site(s_host)
+
+
+def me_body(user: Any, apps: tuple[Any, ...], base: str, cross_site: bool = False) -> str:
     """The ``/api/me`` document for ``user`` (a store User or None), links under ``base``.
 
     Built from strings rather than one ``jsonify``: it is the request every
@@ -36,14 +70,20 @@ def me_body(user: Any, apps: tuple[Any, ...], base: str) -> str:
         doc = json.dumps({"id": user.id, "name": user.name, "email": user.email, "initials": user.initials,
                           "avatar_url": user.avatar_url, "email_verified": user.email_verified},
                          separators=(",", ":"))
-    return f'{{"user":{doc},{_tail(apps, base)}\n'
+    return f'{{"user":{doc},{_tail(apps, base, cross_site)}\n'
 
 
 def me_response() -> Response:
-    """Everything the bar needs, in one answer (DESIGN.md, ``GET /api/me``)."""
+    """Everything the bar needs, in one answer (DESIGN.md, ``GET /api/me``).
+
+    ``"cross_site": true`` is added when the page asking is on another
+    registrable domain: its bar signs in with the hand-off (onebar.handoff).
+    """
     ob = onebar()
     active = current_session()
-    body = me_body(active.user if active is not None else None, ob.apps, ob.own_origin())
+    base = ob.own_origin()
+    cross = is_cross_site(request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), base)
+    body = me_body(active.user if active is not None else None, ob.apps, base, cross)
     return Response(body, mimetype="application/json")
 
 

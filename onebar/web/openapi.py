@@ -44,6 +44,33 @@ _ME = {
             "additionalProperties": False,
             "properties": {k: {"type": "string"} for k in ("login", "logout", "account")},
         },
+        "cross_site": {
+            "const": True,
+            "description": "Present when the page asking is on another registrable domain than the service "
+            "(from Sec-Fetch-Site, else by comparing Origin): its bar signs in with the hand-off "
+            "(GET /authorize, POST /api/token) and sends its site credential as a Bearer token.",
+        },
+    },
+}
+
+_TOKEN = {
+    "type": "object",
+    "required": ["credential", "token_type", "expires_in"],
+    "additionalProperties": False,
+    "properties": {
+        "credential": {"type": "string", "description": "The site credential: keep it on the site "
+                       "(first-party) and send it as Authorization: Bearer from this origin only."},
+        "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer", "description": "Seconds; it also ends with the service session."},
+    },
+}
+
+_TOKEN_ERROR = {
+    "type": "object",
+    "required": ["error", "error_description"],
+    "properties": {
+        "error": {"enum": ["invalid_request", "invalid_grant", "invalid_client"]},
+        "error_description": {"type": "string"},
     },
 }
 
@@ -61,7 +88,8 @@ def _json(ref: str, description: str) -> dict[str, Any]:
 def _headers(*names: str) -> dict[str, Any]:
     known = {
         "Cache-Control": {"schema": {"type": "string", "const": "no-store"}},
-        "Vary": {"schema": {"type": "string"}, "description": "Always names Origin and Cookie."},
+        "Vary": {"schema": {"type": "string"},
+                 "description": "Always names Origin, Cookie, Authorization and Sec-Fetch-Site."},
         "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."},
     }
     return {n: known[n] for n in names}
@@ -83,8 +111,11 @@ def document(server_url: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "getMe",
                     "summary": "The browser's user (or null), the registered apps and the service's links.",
-                    "description": "Send the session cookie (fetch with credentials: 'include'). CORS with "
-                    "credentials is granted only to registered app origins.",
+                    "description": "Send the session cookie (fetch with credentials: 'include'), or, from a "
+                    "site on another registrable domain, its site credential as Authorization: Bearer (refused "
+                    "from any other Origin: user null). CORS with credentials is granted only to registered "
+                    "app origins.",
+                    "security": [{}, {"cookie": []}, {"siteCredential": []}],
                     "responses": {
                         "200": {
                             **_json("#/components/schemas/Me", "Signed in or signed out; never an error."),
@@ -98,6 +129,7 @@ def document(server_url: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "logout",
                     "summary": "Revoke this browser's session on the server and clear its cookie.",
+                    "security": [{}, {"cookie": []}, {"siteCredential": []}],
                     "description": "Only from a registered origin, with Content-Type: application/json. "
                     "The body is ignored (send {}): the JSON content type is what forces the CORS preflight.",
                     "requestBody": {
@@ -108,6 +140,31 @@ def document(server_url: str) -> dict[str, Any]:
                         "200": _json("#/components/schemas/Me", "Signed out: the /api/me document with user null."),
                         "403": _json("#/components/schemas/Error", "The request's Origin is not registered."),
                         "415": _json("#/components/schemas/Error", "The body is not JSON."),
+                        "503": busy,
+                    },
+                }
+            },
+            "/api/token": {
+                "post": {
+                    "operationId": "token",
+                    "summary": "Exchange a one-time hand-off code and its PKCE verifier for a site credential.",
+                    "description": "The code comes back from GET /authorize (not part of this JSON API: a "
+                    "top-level page visit) to a registered site; it works once, within 60 seconds, from the "
+                    "Origin it was issued to, with the verifier whose S256 challenge started it.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["code", "code_verifier"],
+                            "properties": {"code": {"type": "string", "pattern": "^[A-Za-z0-9_-]{20,100}$"},
+                                           "code_verifier": {"type": "string",
+                                                             "pattern": "^[A-Za-z0-9._~-]{43,128}$"}}}}},
+                    },
+                    "responses": {
+                        "200": _json("#/components/schemas/Token", "A site credential for the request's Origin."),
+                        "400": _json("#/components/schemas/TokenError",
+                                     "Malformed, unknown, used, expired, another origin's, or a wrong verifier."),
+                        "403": _json("#/components/schemas/TokenError", "The request's Origin is not registered."),
+                        "415": _json("#/components/schemas/TokenError", "The body is not a JSON object."),
                         "503": busy,
                     },
                 }
@@ -128,5 +185,13 @@ def document(server_url: str) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": {"Me": _ME, "User": _USER, "Error": _ERROR}},
+        "components": {
+            "schemas": {"Me": _ME, "User": _USER, "Error": _ERROR, "Token": _TOKEN, "TokenError": _TOKEN_ERROR},
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "onebar_session",
+                           "description": "The service's session cookie (same-site pages)."},
+                "siteCredential": {"type": "http", "scheme": "bearer",
+                                   "description": "A site credential from POST /api/token, sent from its origin."},
+            },
+        },
     }

@@ -18,6 +18,7 @@ from flask import Flask, Response, current_app, g, request
 
 from ..exc import StoreBusy, StoreError
 from ..mail import Mailer
+from ..handoff import SiteCredentials
 from ..passwords import HashingPool
 from ..ratelimit import Throttle
 from ..sessions import SessionCodec
@@ -48,6 +49,8 @@ class Service:
     #: Bounds the password hashes running at once in this process.
     hashing: HashingPool = field(default_factory=HashingPool)
     purger: SessionPurger | None = None
+    #: Issues and reads the credentials of sites on other domains (onebar.handoff).
+    site_credentials: SiteCredentials | None = None
     app_origins: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,8 +120,31 @@ def current_session() -> ActiveSession | None:
     return g.onebar_active  # type: ignore[no-any-return]
 
 
+def bearer_credential(authorization: str | None) -> str | None:
+    """The value of an ``Authorization: Bearer <value>`` header, else None."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def session_of_credential(ob: Service, authorization: str | None, origin: str | None, now: int) -> ActiveSession | None:
+    """The live session a site credential names, when it is sent from the origin it
+    was issued to and that origin is still registered; None for anything else."""
+    if origin is None or origin not in ob.app_origins or ob.site_credentials is None:
+        return None
+    key = ob.site_credentials.read(bearer_credential(authorization), origin)
+    return ob.store.get_active_session_by_key(key, now) if key else None
+
+
 def _resolve() -> ActiveSession | None:
     ob = onebar()
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        # A site on another domain speaks with its credential (onebar.handoff);
+        # the header decides alone, whatever cookie came along.
+        g.onebar_via_credential = True
+        return session_of_credential(ob, authorization, request.headers.get("Origin"), int(time.time()))
     raw = request.cookies.get(ob.settings.cookie_name)
     if raw is None:
         return None
@@ -156,8 +182,19 @@ def start_session(user_id: str) -> None:
 
 
 def end_session() -> None:
-    """Revoke this browser's session on the server and clear its cookie."""
+    """Revoke this browser's session on the server and clear its cookie.
+
+    From a site on another domain (a credential, no cookie), the session the
+    credential came from is revoked: the service's own cookie for it and
+    every other site's credential derived from it die with it.
+    """
     ob = onebar()
+    if "Authorization" in request.headers:
+        active = current_session()
+        if active is not None:
+            ob.store.revoke_session_key(active.user.id, active.session.key)
+        g.onebar_active = None
+        return
     raw = request.cookies.get(ob.settings.cookie_name)
     token = ob.codec.decode(raw) if raw else None
     if token is not None:

@@ -9,6 +9,7 @@ first child of ``<body>`` is the script tag. Query parameters choose the tag::
          &hostile=1   plus a stylesheet that tries to restyle everything
          &bare=1      without the page's stylesheet (browser defaults: 8px body margin, no color-scheme)
          &user=ID     data-user=ID: the page says whom it was rendered for ("" for nobody)
+         &auto=1      data-auto-signin: the cross-site hand-off without a click
 
 ``/snippet?html=...&policy=...`` serves a block of the docs as a page (with
 ``/app.js``), under the given Content-Security-Policy if any.
@@ -21,6 +22,11 @@ that no CORS is involved: ``slow-<ms>`` (a signed-in document after a delay),
 ``garbage`` (not JSON), ``shape`` (JSON of the wrong shape), ``error`` (500) and
 ``fixed`` (a signed-in document with fixed ids, for reproducible screenshots),
 ``avatar`` and ``avatar-broken`` (the same with an avatar image that loads, or not).
+
+``/probe/set`` sets a ``SameSite=None; Secure`` cookie (visit it top-level);
+``/probe/check`` says, with CORS for the asking origin, whether that cookie
+came along: asked from a page of another site, it proves whether the browser
+sends third-party cookies.
 """
 
 from __future__ import annotations
@@ -99,7 +105,10 @@ def page(service: str, q: dict[str, str]) -> str:
     for key in ("theme", "lang", "mount", "api", "user"):
         if q.get(key) or key == "user" and key in q:
             attrs[f"data-{key}"] = q[key]
-    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items() if v or k == "data-user") + "></script>"
+    if q.get("auto"):
+        attrs["data-auto-signin"] = ""
+    tag = "<script" + "".join(f' {k}="{html.escape(v)}"' for k, v in attrs.items()
+                              if v or k in ("data-user", "data-auto-signin")) + "></script>"
     classes = q.get("theme", "") if q.get("theme") in ("light", "dark") else ""
     hostile = '<link rel="stylesheet" href="/hostile.css">' if q.get("hostile") else ""
     slot = '<div id="slot"><a href="/login">Sign in (no JavaScript)</a></div>' if q.get("mount") else ""
@@ -160,6 +169,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "image/svg+xml", AVATAR_SVG)
         if path == "/app.js":
             return self.send(200, "text/javascript", APP_JS)
+        if path == "/probe/set":
+            return self.send(200, "text/plain", "probe cookie set",
+                             {"Set-Cookie": "probe=1; Path=/; SameSite=None; Secure; Max-Age=600"})
+        if path == "/probe/check":
+            origin = self.headers.get("Origin") or "*"
+            sent = "probe=1" in (self.headers.get("Cookie") or "")
+            return self.send(200, "application/json", json.dumps({"cookie": sent}),
+                             {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"})
         if path.startswith("/fake/") and path.endswith("/api/me"):
             return self.fake(path.split("/")[2])
         return self.send(404, "text/plain", "not found")

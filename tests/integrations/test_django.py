@@ -320,3 +320,21 @@ def test_django_follows_sign_in_and_sign_out_at_the_service(service, mode: str) 
         response = client(cookie).get("/protected/")
         assert response.status_code == 302
         assert response["Location"].startswith(service.url + "/login?next=http%3A//testserver/protected/")
+
+
+def test_the_handoff_paths_are_the_middlewares_own() -> None:
+    # An app on another registrable domain signs in through /.onebar/login
+    # (tests/integrations/test_handoff_apps.py runs the whole flow against a live service).
+    c = client(None)
+    start = c.get("/.onebar/login", {"next": "/mine/"})
+    assert start.status_code == 303
+    target = urlsplit(start["Location"])
+    assert (target.scheme, target.netloc, target.path) == ("http", "id.test", "/authorize")
+    query = parse_qs(target.query)
+    assert query["return_to"] == ["http://testserver/.onebar/callback"] and query["response_mode"] == ["query"]
+    flow = start.cookies["onebar_handoff"]
+    assert flow["httponly"] and flow["path"] == "/.onebar/" and flow["samesite"] == "Lax"
+    # back with a state this browser did not start: nothing kept, on to "/"-relative next
+    done = c.get("/.onebar/callback", {"onebar_code": "x" * 43, "onebar_state": "not-the-state-0123456789"})
+    assert done.status_code == 303 and done["Location"] == "/mine/"
+    assert "onebar_site" not in done.cookies
