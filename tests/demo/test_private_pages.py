@@ -103,7 +103,11 @@ def watch(page: Page) -> list[str]:
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure}, while on {page.url})"))
+    # net::ERR_ABORTED is the browser cancelling a request because the page
+    # navigated on (the test's next goto, or a page that reloads itself after
+    # a sign-out): nothing a visitor sees. Every other failure counts.
+    page.on("requestfailed", lambda r: r.failure != "net::ERR_ABORTED" and problems.append(
+        f"failed: {r.url} ({r.failure}, while on {page.url})"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status}: {r.url}"))
     return problems
 
