@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from .backchannel import BACKCHANNEL_PATH, BackchannelReceiver, SignedOut
 from .config import CONFIG_KEYS, identity_options
 from .cookies import DEFAULT_COOKIE_NAME, cookie_value
 from .handoff import CREDENTIAL_COOKIE, LOGIN_PATH, HandoffPaths
@@ -35,7 +36,16 @@ class Identity:
         another registrable domain than the service: sign-in then goes through
         the hand-off paths this app serves (:mod:`onebar.integrations.handoff`),
         and the site credential they keep is verified with this origin.
+    :param backchannel_secret: this app's back-channel secret (printed by
+        ``onebar app add --backchannel-url``): the middleware then serves
+        ``/.onebar/backchannel`` (:mod:`onebar.integrations.backchannel`), drops a
+        signed-out user from its cache at once and calls :attr:`on_signed_out`.
+        SECURITY: it lets its holder sign this app's users out, nothing more;
+        keep it out of the repository like any secret.
     """
+
+    #: Where the back-channel is served (a path this middleware owns).
+    BACKCHANNEL_PATH = BACKCHANNEL_PATH
 
     def __init__(
         self,
@@ -45,6 +55,7 @@ class Identity:
         cookie_name: str = DEFAULT_COOKIE_NAME,
         verifier: Verifier | None = None,
         site_url: str | None = None,
+        backchannel_secret: str | None = None,
     ) -> None:
         self.service_url = check_service_url(service_url)
         self.public_url = check_service_url(public_url) if public_url else self.service_url
@@ -56,6 +67,30 @@ class Identity:
         # Site credentials are always asked of the service (no keys needed here).
         self._credentials = self.verifier if isinstance(self.verifier, RemoteVerifier) else RemoteVerifier(
             self.service_url, cookie_name=cookie_name)
+        #: Called with a :class:`SignedOut` when the back-channel says a user's
+        #: session ended (after their cached answers are dropped). The Flask
+        #: and Django ``user_signed_out`` signals are listeners here; a plain
+        #: WSGI app appends its own callables.
+        self.on_signed_out: list[Callable[[SignedOut], None]] = []
+        self.backchannel = BackchannelReceiver(
+            backchannel_secret, audience=self.site_url, origin=self.handoff.origin, forget=self.forget_user,
+            listeners=self.on_signed_out) if backchannel_secret else None
+
+    def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The response for a path the middleware owns (``/.onebar/backchannel``,
+        ``/.onebar/login``, ``/.onebar/callback``), else None: the app answers."""
+        if self.backchannel is not None:
+            answer = self.backchannel.answer(environ)
+            if answer is not None:
+                return answer
+        return self.handoff.answer(environ)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop every cached answer naming ``user_id``: their next request is verified afresh."""
+        for verifier in {id(v): v for v in (self.verifier, self._credentials)}.values():
+            forget = getattr(verifier, "forget_user", None)
+            if forget is not None:
+                forget(user_id)
 
     # -- who -----------------------------------------------------------------
 

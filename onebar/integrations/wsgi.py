@@ -71,6 +71,7 @@ from typing import Any
 from ..exc import ConfigError
 from .cookies import cookie_value
 from .identity import ENVIRON_KEY, Identity
+from .backchannel import SignedOut
 from .user import OnebarUser
 from .verifiers import LocalVerifier, RemoteVerifier, Verifier
 
@@ -81,6 +82,7 @@ __all__ = [
     "OnebarMiddleware",
     "OnebarUser",
     "RemoteVerifier",
+    "SignedOut",
     "Verifier",
     "cookie_value",
     "wants_json",
@@ -121,7 +123,7 @@ class OnebarMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ.pop(ENVIRON_KEY, None)  # only this middleware decides who the visitor is
         environ["onebar.identity"] = self.identity
-        answer = self.identity.handoff.answer(environ)  # /.onebar/login and /.onebar/callback
+        answer = self.identity.answer(environ)  # /.onebar/backchannel, /.onebar/login, /.onebar/callback
         if answer is not None:
             status, headers, body = answer
             start_response(status, headers + [("Content-Length", str(len(body)))])
