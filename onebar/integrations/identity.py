@@ -7,6 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from itsdangerous import URLSafeSerializer
+
+from ..backchannel import logout_sid
 from .backchannel import BACKCHANNEL_PATH, BackchannelReceiver, SignedOut
 from .config import CONFIG_KEYS, identity_options
 from .cookies import DEFAULT_COOKIE_NAME, cookie_value
@@ -21,6 +24,13 @@ __all__ = ["ENVIRON_KEY", "Identity"]
 ENVIRON_KEY = "onebar.user"
 
 log = logging.getLogger("onebar.integrations")
+
+
+def _payload(value: str) -> Any:
+    """The claims of a value the service signed (and has just vouched for): its
+    signature was checked there, so only the payload is decoded here."""
+    payload = value.rsplit(".", 2)[0]
+    return URLSafeSerializer(b"decoding needs no key").load_payload(payload.encode("ascii"))
 
 
 class Identity:
@@ -113,6 +123,29 @@ class Identity:
                 log.exception("onebar: verifying a site credential failed; treating the visitor as signed out")
         environ[ENVIRON_KEY] = user
         return user
+
+    def session_id(self, environ: dict[str, Any]) -> str | None:
+        """The signed-in session of this request as the back-channel names it
+        (``SignedOut.session_id``, :func:`onebar.backchannel.logout_sid`), so an
+        app can tie its own state (a websocket) to it; None when signed out.
+
+        Read from the cookie (or site credential) the service has just vouched
+        for: the secret session id is hashed twice, never kept."""
+        if self.user(environ) is None:
+            return None
+        header = environ.get("HTTP_COOKIE", "")
+        value = cookie_value(header, self.cookie_name)
+        try:
+            if value and self.verifier.verify(value) is not None:
+                from ..store.sql import session_key  # the service's own handle of a session id
+
+                return logout_sid(session_key(_payload(value)["s"]))
+            credential = cookie_value(header, CREDENTIAL_COOKIE)
+            if credential:
+                return logout_sid(_payload(credential)["k"])
+        except Exception:  # noqa: BLE001 - not the service's shape: no session to name
+            log.warning("onebar: cannot read the session of a verified value")
+        return None
 
     # -- links to the service ---------------------------------------------------
 

@@ -14,7 +14,9 @@ from onebar.backchannel import EVENT, LogoutTokens, logout_sid
 from onebar.integrations.backchannel import BACKCHANNEL_PATH
 from onebar.integrations.flask import Onebar, current_user, user_signed_out
 from onebar.integrations.wsgi import Identity, LocalVerifier, OnebarMiddleware, RemoteVerifier, SignedOut
+from onebar.sessions import SessionCodec
 from onebar.store import SQLiteStore
+from onebar.store.sql import session_key
 
 from ..live import TEST_SECRET_KEYS
 from .conftest import ADA, GRACE, FakeClock, database, me, sign_in
@@ -246,3 +248,18 @@ def test_flask_sends_user_signed_out_even_before_csrf_and_login_hooks(stub) -> N
         user_signed_out.disconnect(record, app)
     assert status == 200
     assert heard == [(app, "u_ada", logout_sid("k1"))]
+
+
+def test_session_id_names_the_session_the_back_channel_names(service, store: SQLiteStore) -> None:  # type: ignore[no-untyped-def]
+    """An app that ties state to Identity.session_id(environ) recognises the
+    ended session in a signal: the same hash the service sends."""
+    identity = Identity(service.url)
+    ada = sign_in(service)
+    environ = {"HTTP_COOKIE": f"onebar_session={ada}"}
+    sid = identity.session_id(environ)
+    token = SessionCodec(list(TEST_SECRET_KEYS), 3600).decode(ada)
+    assert token is not None
+    assert sid == logout_sid(session_key(token.sid))
+    assert store.get_active_session(token.sid, 0) is not None  # the session the service keeps
+    assert identity.session_id({"HTTP_COOKIE": "onebar_session=eyJzIjoiYSJ9.ZZ.sig"}) is None
+    assert identity.session_id({}) is None
