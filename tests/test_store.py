@@ -493,3 +493,23 @@ def test_concurrent_writers_never_let_a_reader_skip_an_event(store):
     reader.join(timeout=60)
     assert sorted(seen) == [e.id for e in store.events_after(start, limit=1000)]
     assert len(seen) == 60
+
+
+def test_an_app_gets_a_back_channel_on_its_own_origin_only(store):
+    secret = "s" * 43
+    assert store.list_backchannels() == []
+    with pytest.raises(ValidationError, match="own origin"):
+        store.set_backchannel("notes", "https://evil.example/.onebar/backchannel", secret)
+    with pytest.raises(ValidationError, match="a path on the app"):
+        store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel?x=1", secret)
+    with pytest.raises(ValidationError, match="secret"):
+        store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel", "short")
+    assert not store.set_backchannel("nope", "https://nope.example/.onebar/backchannel", secret)
+    assert store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel", secret)
+    (found,) = store.list_backchannels()
+    assert (found.app_id, found.origin, found.url, found.secret) == (
+        "notes", "http://localhost:5001", "http://localhost:5001/.onebar/backchannel", secret)
+    assert secret not in repr(found)  # never in a log line by accident
+    assert [a.id for a in store.list_apps()] == ["notes", "tasks"]  # the app itself is unchanged
+    assert store.set_backchannel("notes", None)
+    assert store.list_backchannels() == []

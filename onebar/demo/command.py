@@ -36,6 +36,8 @@ from click.core import ParameterSource
 
 from .. import passwords
 from .. import settings as settings_mod
+from ..backchannel import new_secret
+from ..integrations.backchannel import BACKCHANNEL_PATH
 from ..store import App, open_store
 from .process import ChildServer, ChildServerError, stop_all, wait_until_up
 
@@ -100,7 +102,8 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
     base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
     try:
         service_url = f"http://localhost:{port}"
-        kept = prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES})
+        secrets = {"tasks": new_secret(), "notes": new_secret()}  # new each run, never written to disk by us
+        kept = prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES}, secrets)
         with _signals_stop():
             processes: list[ChildServer] = []
             try:
@@ -115,7 +118,8 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
                         f"{site.name} ({site.kind})", f"http://localhost:{site_ports[site.id]}", site.health,
                         base / "demo" / "logs" / f"{site.id}.log", apps_root,
                         ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]),
-                         "--service-url", service_url, *where]))
+                         "--service-url", service_url, *where],
+                        {f"{site.id.upper()}_BACKCHANNEL_SECRET": secrets[site.id]} if site.id in secrets else {}))
                 wait_until_up(processes, START_TIMEOUT)
                 _banner(processes, base, throwaway, kept)
                 if open_browser:
@@ -177,8 +181,10 @@ def _apps_root() -> Path:
                                "run `onebar demo` from a checkout of Onebar")
 
 
-def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
-    """Register the sites and create the demo accounts; return the emails that already existed."""
+def prepare_data(base: Path, app_urls: dict[str, str], secrets: dict[str, str] | None = None) -> list[str]:
+    """Register the sites (with a back-channel for those in ``secrets``, site id → secret)
+    and create the demo accounts; return the emails that already existed."""
+    secrets = secrets or {}
     settings = settings_mod.load(environ={}, data_dir=base)
     store = open_store(settings)
     kept = []
@@ -186,6 +192,8 @@ def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
         for site in SITES:
             store.remove_app(site.id)  # the ports may differ from an earlier run
             store.add_app(App(id=site.id, name=site.name, url=app_urls[site.id]))
+            if site.id in secrets:  # the server-side sites hear of sign-outs at once
+                store.set_backchannel(site.id, app_urls[site.id].rstrip("/") + BACKCHANNEL_PATH, secrets[site.id])
         for email, name, password in DEMO_USERS:
             if store.get_credentials(email) is None:
                 store.create_user(email, name, passwords.hash_password(password))
@@ -220,9 +228,10 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str]) -> ChildServer:
+def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str],
+           env: dict[str, str] | None = None) -> ChildServer:
     return ChildServer(label, [sys.executable, *args], url=url, log=log, health=health, environ=_child_env(),
-                       cwd=cwd).spawn()
+                       env=env or {}, cwd=cwd).spawn()
 
 
 def _watch(processes: list[ChildServer]) -> None:

@@ -134,6 +134,32 @@ class App:
         return normalize_origin(self.url)
 
 
+@dataclass(frozen=True, slots=True)
+class Backchannel:
+    """Where an app's server hears that sessions ended (:mod:`onebar.backchannel`).
+
+    ``secret`` signs that app's logout tokens and no other app's; it never
+    leaves the service except to the operator who registers it.
+    """
+
+    app_id: str
+    #: The app's registered origin (``App.origin``): the token's audience.
+    origin: str
+    url: str
+    secret: str = field(repr=False)
+
+
+def check_backchannel_url(url: str, origin: str) -> str:
+    """``url`` if it is an http(s) URL on ``origin`` (the app's registered origin)
+    with no query or fragment; else :class:`ValidationError`."""
+    if normalize_origin(url) != origin:
+        raise ValidationError(f"a back-channel URL must be on the app's own origin {origin}, not {url!r}")
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "#" in url or not parts.path.startswith("/"):
+        raise ValidationError(f"a back-channel URL is a path on the app, such as {origin}/.onebar/backchannel")
+    return url
+
+
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 APP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -222,6 +248,9 @@ class Store(Protocol):
     def add_app(self, app: App) -> App: ...
     def remove_app(self, app_id: str) -> bool: ...
     def list_apps(self) -> list[App]: ...
+    #: Give an app a back-channel (``url`` on its origin, its own ``secret``), or none (``url=None``).
+    def set_backchannel(self, app_id: str, url: str | None, secret: str | None = None) -> bool: ...
+    def list_backchannels(self) -> list[Backchannel]: ...
 
     # the audit log
     def add_audit(self, event: AuditEvent) -> None: ...

@@ -130,6 +130,13 @@ MIGRATIONS: list[Migration] = [
         );
         CREATE INDEX events_at ON events(at)
     """),
+    # 6: back-channel logout (onebar.backchannel): where the service POSTs a
+    # logout token for an app's server, and the app's own signing secret (no
+    # key shared between apps). NULL: the app has no back-channel.
+    Migration("back-channel logout URLs and per-app secrets", """
+        ALTER TABLE apps ADD COLUMN backchannel_url TEXT;
+        ALTER TABLE apps ADD COLUMN backchannel_secret TEXT
+    """),
 ]
 
 

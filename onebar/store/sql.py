@@ -28,8 +28,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
-from .base import (APP_ID, APPS_CHANGED, PROFILE_CHANGED, SESSION_ENDED, ActiveSession, App, AuditEvent, Event,
-                   HandoffCode, Session, User, clean_email, normalize_email, normalize_origin)
+from .base import (APP_ID, APPS_CHANGED, PROFILE_CHANGED, SESSION_ENDED, ActiveSession, App, AuditEvent, Backchannel,
+                   Event, HandoffCode, Session, User, check_backchannel_url, clean_email, normalize_email,
+                   normalize_origin)
 
 _USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at, u.email_verified, u.disabled_at"
 _NUSER = 7  # columns in _USER_COLS
@@ -410,6 +411,29 @@ class SQLStore:
         with self._db() as db:
             rows = db.execute("SELECT id, name, url FROM apps ORDER BY position").fetchall()
         return [App(*r) for r in rows]
+
+    def set_backchannel(self, app_id: str, url: str | None, secret: str | None = None) -> bool:
+        """Where the service POSTs logout tokens for ``app_id`` (:mod:`onebar.backchannel`),
+        signed with ``secret``; ``url=None`` removes it. False: no such app."""
+        with self._db(write=True) as db:
+            row = db.execute("SELECT url FROM apps WHERE id = ?", (app_id,)).fetchone()
+            if row is None:
+                return False
+            if url is not None:
+                check_backchannel_url(url, normalize_origin(row[0]))
+                if not secret or len(secret) < 32:
+                    raise ValidationError("a back-channel needs a secret of at least 32 characters")
+            else:
+                secret = None
+            db.execute("UPDATE apps SET backchannel_url = ?, backchannel_secret = ? WHERE id = ?",
+                       (url, secret, app_id))
+            return True
+
+    def list_backchannels(self) -> list[Backchannel]:
+        with self._db() as db:
+            rows = db.execute("SELECT id, url, backchannel_url, backchannel_secret FROM apps"
+                              " WHERE backchannel_url IS NOT NULL ORDER BY position").fetchall()
+        return [Backchannel(app_id=r[0], origin=normalize_origin(r[1]), url=r[2], secret=r[3]) for r in rows]
 
     # -- attempt windows (sign-in limits every worker and node shares) ------------
 
