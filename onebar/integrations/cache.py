@@ -85,5 +85,14 @@ class TTLCache:
                 del self._data[key]
             return len(keys)
 
+    def drop_all(self) -> None:
+        """Forget every answer (more sign-outs than could be listed)."""
+        with self._lock:
+            now = self._clock()
+            for _, user in self._data.values():
+                if user is not None:
+                    self._dropped[user.id] = now
+            self._data.clear()
+
     def __len__(self) -> int:
         return len(self._data)

@@ -21,7 +21,8 @@ __all__ = ["CONFIG_KEYS", "identity_options"]
 
 #: The keys :func:`identity_options` understands.
 CONFIG_KEYS = ("SERVICE_URL", "PUBLIC_URL", "SITE_URL", "COOKIE_NAME", "SECRET_KEYS", "DATABASE", "STORE",
-               "SESSION_MAX_AGE", "TIMEOUT", "CACHE_TTL", "CACHE_SIZE", "VERIFIER", "BACKCHANNEL_SECRET")
+               "SESSION_MAX_AGE", "TIMEOUT", "CACHE_TTL", "CACHE_SIZE", "VERIFIER", "BACKCHANNEL_SECRET",
+               "BACKCHANNEL_FILE")
 
 
 def identity_options(config: Mapping[str, Any], *, spell: Callable[[str], str] = str) -> dict[str, Any]:
@@ -58,7 +59,8 @@ def identity_options(config: Mapping[str, Any], *, spell: Callable[[str], str] =
         verifier = RemoteVerifier(service_url, cookie_name=cookie_name, **tuning)
     return {"service_url": service_url, "public_url": config.get("PUBLIC_URL") or None, "cookie_name": cookie_name,
         "verifier": verifier, "site_url": config.get("SITE_URL") or None,
-        "backchannel_secret": _secret(config.get("BACKCHANNEL_SECRET"), spell("BACKCHANNEL_SECRET"))}
+        "backchannel_secret": _secret(config.get("BACKCHANNEL_SECRET"), spell("BACKCHANNEL_SECRET")),
+        "backchannel_file": config.get("BACKCHANNEL_FILE") or None}
 
 
 def _secret(value: object, name: str) -> str | None:

@@ -12,6 +12,7 @@ from itsdangerous import URLSafeSerializer
 from ..backchannel import logout_sid
 from .backchannel import BACKCHANNEL_PATH, BackchannelReceiver, SignedOut
 from .config import CONFIG_KEYS, identity_options
+from .board import SignOutBoard, default_path
 from .cookies import DEFAULT_COOKIE_NAME, cookie_value
 from .handoff import CREDENTIAL_COOKIE, LOGIN_PATH, HandoffPaths
 from .meclient import check_service_url
@@ -52,6 +53,10 @@ class Identity:
         signed-out user from its cache at once and calls :attr:`on_signed_out`.
         SECURITY: it lets its holder sign this app's users out, nothing more;
         keep it out of the repository like any secret.
+    :param backchannel_file: the file this app's worker processes share so a
+        notice that reached one reaches all (:mod:`onebar.integrations.board`);
+        by default one derived from the secret in ``$XDG_RUNTIME_DIR`` or the
+        temporary directory.
     """
 
     #: Where the back-channel is served (a path this middleware owns).
@@ -66,6 +71,7 @@ class Identity:
         verifier: Verifier | None = None,
         site_url: str | None = None,
         backchannel_secret: str | None = None,
+        backchannel_file: str | None = None,
     ) -> None:
         self.service_url = check_service_url(service_url)
         self.public_url = check_service_url(public_url) if public_url else self.service_url
@@ -83,8 +89,39 @@ class Identity:
         #: WSGI app appends its own callables.
         self.on_signed_out: list[Callable[[SignedOut], None]] = []
         self.backchannel = BackchannelReceiver(
-            backchannel_secret, audience=self.site_url, origin=self.handoff.origin, forget=self.forget_user,
+            backchannel_secret, audience=self.site_url, origin=self.handoff.origin, forget=self._signed_out,
             listeners=self.on_signed_out) if backchannel_secret else None
+        self.board: SignOutBoard | None = None
+        if backchannel_secret:
+            path = backchannel_file or default_path(backchannel_secret)
+            try:
+                self.board = SignOutBoard(path)
+            except OSError as exc:
+                log.warning("onebar: cannot share sign-outs with this app's other processes through %s (%s); "
+                            "each process hears only the notices it receives", path, exc)
+
+    def _signed_out(self, user_id: str) -> None:
+        # The receiving process forgets at once, then tells its siblings.
+        self.forget_user(user_id)
+        if self.board is not None:
+            try:
+                self.board.post(user_id)
+            except OSError as exc:
+                log.warning("onebar: cannot tell this app's other processes about a sign-out (%s)", exc)
+
+    def _read_board(self) -> None:
+        news = self.board.news()  # type: ignore[union-attr]
+        if news == []:
+            return
+        verifiers = {id(v): v for v in (self.verifier, self._credentials)}.values()
+        if news is None:
+            for verifier in verifiers:
+                forget_all = getattr(verifier, "forget_all", None)
+                if forget_all is not None:
+                    forget_all()
+            return
+        for user_id in news:
+            self.forget_user(user_id)
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The response for a path the middleware owns (``/.onebar/backchannel``,
@@ -108,6 +145,8 @@ class Identity:
         """The user of this request, worked out once and kept in ``environ["onebar.user"]``."""
         if ENVIRON_KEY in environ:
             return environ[ENVIRON_KEY]  # type: ignore[no-any-return]
+        if self.board is not None:
+            self._read_board()  # sign-outs another process of this app heard
         user = None
         value = cookie_value(environ.get("HTTP_COOKIE", ""), self.cookie_name)
         if value:

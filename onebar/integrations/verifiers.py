@@ -133,6 +133,9 @@ class RemoteVerifier:
         session of theirs ended): their next request asks the service again."""
         self._cache.drop_user(user_id)
 
+    def forget_all(self) -> None:
+        self._cache.drop_all()
+
 
 class LocalVerifier:
     """Verify a cookie's signature here, then check its session is still active.
@@ -216,3 +219,8 @@ class LocalVerifier:
         self._cache.drop_user(user_id)
         if self._remote is not None:
             self._remote.forget_user(user_id)
+
+    def forget_all(self) -> None:
+        self._cache.drop_all()
+        if self._remote is not None:
+            self._remote.forget_all()

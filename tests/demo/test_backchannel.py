@@ -57,7 +57,8 @@ def sites(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
             argv = [sys.executable, "-m", module, "--port", url.rsplit(":", 1)[1], "--service-url", svc.url,
                     "--data-dir", str(base / site_id)]
             stack.enter_context(run_server(argv, url=url, health="/healthz", log=log, env={
-                f"{prefix}_BACKCHANNEL_SECRET": secret, f"{prefix}_CACHE_TTL": LONG_CACHE}))
+                f"{prefix}_BACKCHANNEL_SECRET": secret, f"{prefix}_CACHE_TTL": LONG_CACHE,
+                "XDG_RUNTIME_DIR": str(base)}))  # where its sign-out board lives (onebar.integrations.board)
             found[site_id] = Site(site_id, url, private, log)
         yield found
 

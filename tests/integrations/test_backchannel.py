@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -18,7 +21,7 @@ from onebar.sessions import SessionCodec
 from onebar.store import SQLiteStore
 from onebar.store.sql import session_key
 
-from ..live import TEST_SECRET_KEYS
+from ..live import TEST_SECRET_KEYS, free_port, run_server
 from .conftest import ADA, GRACE, FakeClock, database, me, sign_in
 from .test_wsgi import visit, whoami
 
@@ -42,6 +45,12 @@ def token_for(user_id: str, *, secret: str = SECRET, audience: str = AUDIENCE, s
               clock: FakeClock | None = None) -> str:
     tokens = LogoutTokens(secret, clock=clock) if clock else LogoutTokens(secret)
     return tokens.issue(issuer="http://localhost:8000", audience=audience, user_id=user_id, sid=sid)
+
+
+@pytest.fixture(autouse=True)
+def own_board_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's middleware shares sign-outs through a file in its own directory."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 
 @pytest.fixture
@@ -263,3 +272,77 @@ def test_session_id_names_the_session_the_back_channel_names(service, store: SQL
     assert store.get_active_session(token.sid, 0) is not None  # the session the service keeps
     assert identity.session_id({"HTTP_COOKIE": "onebar_session=eyJzIjoiYSJ9.ZZ.sig"}) is None
     assert identity.session_id({}) is None
+
+
+# -- several worker processes ---------------------------------------------------------------
+
+def test_a_notice_that_reaches_one_worker_process_reaches_them_all(service, store: SQLiteStore,  # type: ignore[no-untyped-def]
+                                                                  tmp_path: Path) -> None:
+    """granian with 2 worker processes, each with its own 600 s cache: the
+    token lands in one, and no worker serves the signed-out user again."""
+    port = free_port()
+    url = f"http://localhost:{port}"
+    argv = [sys.executable, "-c", "import sys; from onebar.serving import run; "
+            f"run('tests.integrations.workers_app:make', host='localhost', port={port}, workers=2, threads=4)"]
+    env = {"WORKERS_APP_SERVICE_URL": service.url, "WORKERS_APP_SECRET": SECRET,
+           "WORKERS_APP_FILE": str(tmp_path / "board")}
+    ada = sign_in(service)
+
+    def ask(cookie: str) -> tuple[str, str]:
+        req = urllib.request.Request(url + "/", headers={"Cookie": f"onebar_session={cookie}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:  # a new connection each time: any worker
+            pid, _, who = resp.read().decode().partition(" ")
+        return pid, who
+
+    def until_every_worker_answered(cookie: str) -> set[str]:
+        answers: dict[str, set[str]] = {}
+        for asked in range(1, 401):
+            pid, who = ask(cookie)
+            answers.setdefault(pid, set()).add(who)
+            if len(answers) == 2 and asked >= 20:
+                break
+        assert len(answers) == 2, f"only {len(answers)} worker(s) answered"
+        return {who for whos in answers.values() for who in whos}
+
+    with run_server(argv, url=url, health="/", log=tmp_path / "workers.log", env=env):
+        assert until_every_worker_answered(ada) == {"Ada Lovelace"}  # both workers cached Ada
+        uid = ada_id(service, ada)
+        store.revoke_user_sessions(uid)
+        response = urllib.request.urlopen(urllib.request.Request(  # one worker gets the notice
+            url + BACKCHANNEL_PATH, data=urlencode({"logout_token": token_for(uid, audience=url)}).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"}), timeout=10)
+        assert response.status == 200
+        assert until_every_worker_answered(ada) == {"signed out"}  # and neither worker serves Ada again
+
+
+def test_the_board_lists_news_once_and_more_than_it_holds_means_everyone(tmp_path: Path) -> None:
+    from onebar.integrations.board import SignOutBoard
+
+    writer, reader = SignOutBoard(tmp_path / "board"), SignOutBoard(tmp_path / "board")
+    assert reader.news() == []
+    writer.post("u_ada")
+    writer.post("u_grace")
+    assert reader.news() == ["u_ada", "u_grace"]
+    assert reader.news() == []
+    for i in range(reader.slots + 1):
+        writer.post(f"u_{i}")
+    assert reader.news() is None  # too many to list: forget everyone
+    writer.post("x" * 200)  # not an Onebar id: forget everyone
+    assert reader.news() is None
+
+
+@pytest.mark.parametrize("case", ["group-writable", "symlink"])
+def test_the_board_refuses_a_file_others_could_write(tmp_path: Path, case: str) -> None:
+    import os
+
+    from onebar.integrations.board import SignOutBoard
+
+    path = tmp_path / "board"
+    if case == "group-writable":
+        path.write_bytes(b"")
+        path.chmod(0o660)
+    else:
+        (tmp_path / "elsewhere").write_bytes(b"")
+        os.symlink(tmp_path / "elsewhere", path)
+    with pytest.raises(OSError):
+        SignOutBoard(path)
