@@ -41,7 +41,8 @@ script (``fetch()``, or ``Accept`` naming JSON and not HTML).
 ``ONEBAR`` takes the keys of :meth:`onebar.integrations.wsgi.Identity.from_config`:
 ``SERVICE_URL`` (required), ``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``,
 ``CACHE_TTL``, ``CACHE_SIZE``; ``SECRET_KEYS`` with ``DATABASE`` for local
-verification. A missing or wrong piece raises ``ImproperlyConfigured`` at
+verification; ``BACKCHANNEL_SECRET`` to hear sign-outs at once (and
+:data:`user_signed_out` with them). A missing or wrong piece raises ``ImproperlyConfigured`` at
 start-up, naming the fix.
 
 In a view or template the Onebar record (initials, avatar) is

@@ -38,6 +38,8 @@ registrable domain: sign-in through ``/.onebar/login``), ``COOKIE_NAME``,
 ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
 for local verification ``SECRET_KEYS`` plus ``DATABASE`` or ``STORE`` (see
 :class:`onebar.integrations.wsgi.LocalVerifier` for what holding the keys means).
+``BACKCHANNEL_SECRET`` (and optionally ``BACKCHANNEL_FILE``) to hear sign-outs at
+once from the service, and :data:`user_signed_out` with them.
 
 Behind a reverse proxy, wrap the app in werkzeug's ``ProxyFix`` so
 ``request.url`` (the ``next=`` of the sign-in redirect) is the public address.

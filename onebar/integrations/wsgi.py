@@ -45,7 +45,14 @@ active. Only valid signatures reach the store, so forged cookies cost nothing::
 
 In both modes a sign-out anywhere reaches the app within ``cache_ttl``
 seconds (5 by default): the cache window is the price of not asking on every
-request. Set it to 0 to ask every time.
+request. Set it to 0 to ask every time, or give ``backchannel_secret=`` (the
+secret ``onebar app add --backchannel-url`` printed): the service then POSTs a
+signed logout token to ``/.onebar/backchannel``, and the middleware drops the
+user from the cache of every worker process at once and calls
+``identity.on_signed_out`` (:mod:`onebar.integrations.backchannel`)::
+
+    app = OnebarMiddleware(hello, service_url="http://localhost:8000", backchannel_secret="...")
+    app.identity.on_signed_out.append(lambda event: print("signed out:", event.user_id))
 
 The cookie has to reach the app
 -------------------------------
