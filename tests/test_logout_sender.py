@@ -199,3 +199,27 @@ def test_a_restarted_sender_repeats_the_last_minute_and_nothing_older(store, rec
     run_until(sender, lambda: tasks.tokens and not sender.busy())
     (token,) = tasks.tokens
     assert LogoutTokens(SECRETS["tasks"]).read(token, tasks.url).sid == logout_sid(session_key(recent))
+
+
+def test_onebar_serve_with_two_workers_sends_each_notice_once(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
+    """One sender per node, not one per worker: each ended session reaches the app once."""
+    from tests.live import start_service
+
+    tasks = receivers[0]
+    ada = ("ada@example.com", "Ada Lovelace", "lovelace1815")
+    with start_service(tmp_path / "svc", users=[ada], workers=2, apps=[("tasks", "Tasks", tasks.url + "/")]) as svc:
+        added = svc.cli("app", "backchannel", "tasks", "--url", tasks.url + "/.onebar/backchannel")
+        secret = added.stdout.strip()
+        from tests.httpclient import Browserish
+
+        browser = Browserish(svc.url)
+        assert browser.login(ada[0], ada[2]).status == 303
+        svc.cli("user", "revoke", ada[0])
+        deadline = time.monotonic() + 15
+        while not tasks.tokens:
+            assert time.monotonic() < deadline, "the service never notified the app"
+            time.sleep(0.05)
+        time.sleep(1.0)  # five more polls of the log by any sender there might be
+    assert len(tasks.tokens) == 1
+    claims = LogoutTokens(secret).read(tasks.tokens[0], tasks.url)
+    assert claims.iss == svc.url
