@@ -10,7 +10,6 @@ sends it.)
 from __future__ import annotations
 
 import re
-import signal
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from playwright.sync_api import Browser, expect
 
 from onebar.demo import DEMO_USERS
 
-from .test_demo_command import listening, onebar_demo, port_args, ports, read_until, rest_of_output  # noqa: F401
+from .test_demo_command import listening, port_args, ports, running_demo, stop_with_ctrl_c  # noqa: F401
 
 LABELS = ("Identity service", "Tasks (Flask)", "Notes (Django)", "Handbook (plain HTML)")
 NAMES = ("id", "tasks", "notes", "handbook")
@@ -33,9 +32,7 @@ def answers(url: str, path: str) -> int:
 
 def test_cross_site_demo_prints_its_names_and_signs_in_through_the_hand_off(ports: list[int],
                                                                             browser: Browser) -> None:
-    proc = onebar_demo("demo", "--cross-site", *port_args(ports))
-    try:
-        out = "\n".join(read_until(proc, "Press Ctrl-C to stop."))
+    with running_demo("--cross-site", *port_args(ports)) as (proc, out):
         urls = []
         for label, name, port in zip(LABELS, NAMES, ports, strict=True):
             url = f"http://{name}.localhost:{port}"
@@ -68,14 +65,5 @@ def test_cross_site_demo_prints_its_names_and_signs_in_through_the_hand_off(port
             expect(page.locator("one-bar [part~=name]")).to_have_text(name)
         finally:
             context.close()
-
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
-        assert rest_of_output(proc)[-1] == "Stopped."
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.pump.join(5)  # type: ignore[attr-defined]
-        proc.stdout.close()  # type: ignore[union-attr]
+        stop_with_ctrl_c(proc)
     assert [p for p in ports if listening(p)] == []
