@@ -4,6 +4,12 @@ Both servers run over the same database (1 000 users, each with a session)
 under the same server and settings (granian, 1 worker × 8 threads, ``localhost``); the
 requests carry ``Origin`` of a registered app, as the bar's do. Before any load
 both answers are checked to be the same document.
+
+Row 2b is the bar of a site on another registrable domain: the same user's
+session, sent as a site credential (``Authorization: Bearer``, bound to the
+``Origin``; onebar.handoff) instead of the cookie, against the baseline's
+signed-in cookie answer (the same document: one signature checked, one
+session looked up; the baseline has no credentials of its own).
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from onebar.handoff import SiteCredentials
 from onebar.sessions import SessionCodec
-from onebar.store import App
+from onebar.store import App, SQLiteStore
 
 from . import compare, procs
 from .compare import Row, Target
@@ -45,20 +52,39 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
     cookie = SessionCodec(keys, MAX_AGE).encode(*pairs[0])
     signed_in = {"Cookie": f"onebar_session={cookie}", "Origin": ORIGIN}
     signed_out = {"Origin": ORIGIN}
+    bearer = {"Authorization": f"Bearer {site_credential(data / 'onebar.sqlite3', keys, pairs[0][0])}",
+              "Origin": ORIGIN}
     out: dict[str, list[Row]] = {}
     with procs.service(data, keys) as svc, procs.baseline(data, keys) as base:
         if same_answer(svc, base, signed_in)["user"] is None:
             raise RuntimeError("the minted cookie does not sign in; the benchmark would measure the wrong path")
         if same_answer(svc, base, signed_out)["user"] is not None:
             raise RuntimeError("signed out answered with a user")
-        for key, case, headers in (("me_signed_in", "signed in", signed_in),
-                                   ("me_signed_out", "signed out", signed_out)):
-            subject, baseline = Target(svc.url + "/api/me", headers), Target(base.url + "/api/me", headers)
+        if procs.get_json(svc.port, "/api/me", bearer) != procs.get_json(svc.port, "/api/me", signed_in):
+            raise RuntimeError("the site credential does not answer as the cookie does")
+        for key, case, headers, base_headers in (("me_signed_in", "signed in", signed_in, signed_in),
+                                                 ("me_signed_out", "signed out", signed_out, signed_out),
+                                                 ("me_bearer", "site credential", bearer, signed_in)):
+            subject, baseline = Target(svc.url + "/api/me", headers), Target(base.url + "/api/me", base_headers)
             compare.warm_up(baseline, subject)
             progress(f"/api/me {case}: onebar serve vs raw-WSGI baseline")
             out[key] = compare.measure(case, subject, baseline, connections=connections, rounds=rounds,
                                        seconds=seconds, progress=progress)
     return out
+
+
+def site_credential(database: Path, keys: Sequence[str], sid: str) -> str:
+    """A site credential for ``ORIGIN`` over the session ``sid``, as ``POST /api/token`` issues it."""
+    import time
+
+    store = SQLiteStore(str(database))
+    try:
+        active = store.get_active_session(sid, int(time.time()))
+        if active is None:
+            raise RuntimeError("the benchmark's session is not active")
+        return SiteCredentials(list(keys), MAX_AGE).issue(active.session.key, ORIGIN)
+    finally:
+        store.close()
 
 
 TARGET = 0.6
@@ -73,11 +99,17 @@ def markdown(results: dict[str, list[Row]], command: str) -> str:
            "the same server with the same worker and threads, over the same database of "
            f"{USERS:,} users. Ratio = onebar req/s ÷ baseline req/s, median of the per-round ratios; "
            "latencies are medians over rounds of wrk's percentiles.", "", stamp(command), ""]
-    for key, title in (("me_signed_in", "1. Signed in"), ("me_signed_out", "2. Signed out (the anonymous fast path)")):
+    notes = {"me_bearer": ["The bar of a site on another registrable domain sends its site credential "
+                           "(`Authorization: Bearer`, bound to its `Origin`) instead of the cookie: the same user "
+                           "and session as row 1, answered on the same framework-free path. The baseline is row 1's "
+                           "(its signed-in cookie answer: the same document, one signature and one lookup); it has "
+                           "no credentials of its own.", ""]}
+    for key, title in (("me_signed_in", "1. Signed in"), ("me_signed_out", "2. Signed out (the anonymous fast path)"),
+                       ("me_bearer", "2b. Signed in with a site credential (cross-site)")):
         rows = results.get(key)
         if not rows:
             continue
-        out += [f"### {title}", ""]
+        out += [f"### {title}", "", *notes.get(key, [])]
         out.append(table(
             ["connections", "onebar req/s", "p50 ms", "p99 ms", "baseline req/s", "p50 ms", "p99 ms",
              "ratio (req/s)"],

@@ -77,7 +77,7 @@
   let shownDoc;          // the /api/me document drawn now, as JSON, or undefined
   let userKey;           // the user announced last, as JSON ('null' when signed out)
   let state = 'loading'; // 'loading' | 'signed-in' | 'signed-out' | 'unavailable'
-  let openMenu, pending, lastAsked = 0, generation = 0;
+  let openMenu, pending, crossSite, lastAsked = 0, generation = 0;
   let settle;
   const ready = new Promise(resolve => { settle = resolve });
 
@@ -197,7 +197,9 @@
 
   const apply = (answer, fromOtherTab) => { // throws on a document it cannot draw, before changing anything
     if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
-    if (answer.cross_site) import(api + '/onebar-handoff.js'); // once: a module runs once per page
+    // once: a module runs once per page; on a cross-site page it also decides
+    // what happens when the page's data-user and the bar disagree (see there)
+    if (crossSite = answer.cross_site) import(api + '/onebar-handoff.js');
     const json = JSON.stringify(answer);
     if (json == shownDoc) return;
     render(answer);
@@ -222,8 +224,8 @@
   // once per URL and user: if the server still disagrees, the page stays
   // empty rather than loop.
   const forgetIfOtherUser = key => {
+    if (crossSite || options.user == null) return; // cross-site: onebar-handoff.js decides
     const now = (JSON.parse(key) || {}).id || '';
-    if (options.user == null) return;
     const mark = options.user == now ? '' : location.href + ' ' + now; // '': the page and the bar agree
     let again;
     try {

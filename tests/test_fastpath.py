@@ -169,9 +169,10 @@ def test_links_and_cookie_follow_host_and_forwarded_scheme_on_both_paths(proxied
     assert ("; Secure;" in dict(hdrs)["Set-Cookie"]) == (scheme == "https")
 
 
-def test_signed_in_me_does_not_reach_flask(app, store, ada):
-    cookie, _ = session_cookie(store, ada)
-    handler = app.wsgi_app
+def counting_flask(app):
+    """The fast path (inside the Host allowlist, which would refuse the test's Host first)
+    and the list of paths that reached Flask behind it."""
+    handler, _ = both_paths(app)
     calls = []
     inner = handler.app
 
@@ -180,8 +181,14 @@ def test_signed_in_me_does_not_reach_flask(app, store, ada):
         return inner(environ, start_response)
 
     handler.app = counting
-    call(handler, {"Cookie": f"onebar_session={cookie}", "Origin": NOTES})
-    call(handler, {"Origin": NOTES})
+    return handler, calls
+
+
+def test_signed_in_me_does_not_reach_flask(app, store, ada):
+    cookie, _ = session_cookie(store, ada)
+    handler, calls = counting_flask(app)
+    assert b"Ada Lovelace" in call(handler, {"Cookie": f"onebar_session={cookie}", "Origin": NOTES})[2]
+    assert call(handler, {"Origin": NOTES})[2].startswith(b'{"user":null')
     call(handler, path="/healthz")
     assert calls == ["/healthz"]
 
@@ -214,3 +221,41 @@ def test_a_site_credential_is_answered_identically_on_both_paths(app, store, ada
     assert "Authorization" in dict(hdrs)["Vary"]
     store.revoke_session(sid)
     assert assert_same(app, headers)[2].startswith(b'{"user":null')
+
+
+@pytest.mark.parametrize("authorization", ["Basic YWRhOng=", "Bearer ", "Bearer forged.value.x", "bearer x", ""],
+                         ids=["basic", "empty-bearer", "forged", "lower-case-scheme", "empty"])
+def test_a_bad_authorization_header_is_answered_identically_and_the_cookie_is_not_read(app, store, ada,
+                                                                                        authorization):
+    cookie, _ = session_cookie(store, ada)  # a live cookie: the header decides alone, on both paths
+    status, hdrs, body = assert_same(app, {"Authorization": authorization, "Origin": TASKS,
+                                           "Cookie": f"onebar_session={cookie}", "Sec-Fetch-Site": "cross-site"})
+    assert status == "200 OK" and body.startswith(b'{"user":null')
+    assert not any(k == "Set-Cookie" for k, _ in hdrs)  # nor cleared
+    assert dict(hdrs)["Access-Control-Allow-Origin"] == TASKS
+
+
+def test_a_credential_of_an_origin_no_longer_registered_is_refused_identically(app, store, ada):
+    # `onebar app remove`: the credential was issued to that origin, which is no longer an app.
+    credential, _ = site_credential(store, ada, "https://removed.example")
+    _, hdrs, body = assert_same(app, {"Authorization": f"Bearer {credential}", "Origin": "https://removed.example"})
+    assert body.startswith(b'{"user":null') and "Access-Control-Allow-Origin" not in dict(hdrs)
+
+
+@time_machine.travel("2026-11-23 12:00:00", tick=False)
+def test_a_signed_in_credential_is_answered_with_every_api_header_on_both_paths(app, store, ada):
+    credential, _ = site_credential(store, ada, TASKS)
+    status, hdrs, body = assert_same(app, {"Authorization": f"Bearer {credential}", "Origin": TASKS,
+                                           "Sec-Fetch-Site": "cross-site", "Cookie": "onebar_session=forged"})
+    assert status == "200 OK" and b'"name":"Ada Lovelace"' in body and b'"cross_site":true' in body
+    h = dict(hdrs)
+    assert h["Vary"] == "Origin, Cookie, Authorization, Sec-Fetch-Site" and h["Cache-Control"] == "no-store"
+    assert h["Access-Control-Allow-Origin"] == TASKS and h["Access-Control-Allow-Credentials"] == "true"
+    assert not any(k == "Set-Cookie" for k, _ in hdrs)  # the forged cookie is not even cleared
+
+
+def test_a_site_credential_does_not_reach_flask(app, store, ada):
+    credential, _ = site_credential(store, ada, TASKS)
+    handler, calls = counting_flask(app)
+    _, _, body = call(handler, {"Authorization": f"Bearer {credential}", "Origin": TASKS})
+    assert b"Ada Lovelace" in body and calls == []

@@ -20,10 +20,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--service-url", default=os.environ.get("NOTES_SERVICE_URL", "http://localhost:8000"),
                         help="the Onebar identity service (default: $NOTES_SERVICE_URL or %(default)s)")
+    parser.add_argument("--public-url", help="the service as browsers reach it (default: the service URL)")
+    parser.add_argument("--site-url", help="this site's own origin, as registered, when it is on another "
+                                           "registrable domain than the service (sign-in through the hand-off)")
     parser.add_argument("--data-dir", default=os.environ.get("NOTES_DATA_DIR"),
                         help="where notes.sqlite3 lives (default: $NOTES_DATA_DIR or a temporary directory)")
     args = parser.parse_args()
     os.environ["NOTES_SERVICE_URL"] = args.service_url
+    for name, value in (("NOTES_PUBLIC_URL", args.public_url), ("NOTES_SITE_URL", args.site_url)):
+        if value:
+            os.environ[name] = value
     os.environ["NOTES_DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="onebar-notes-")
     Path(os.environ["NOTES_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notes_site.settings")

@@ -9,6 +9,12 @@ in its own SQLite file; its own cookie is ``tasks_session`` (CSRF tokens only).
 Run it::
 
     python -m demo_apps.flask_tasks --port 8001 --service-url http://localhost:8000
+
+On another registrable domain than the service (``onebar demo --cross-site``)
+it also gets ``--public-url`` (the service as browsers reach it) and
+``--site-url`` (its own origin, as registered): the service's cookie never
+reaches it there, so it signs in through the middleware's hand-off paths
+(``/.onebar/login``, ``/.onebar/callback``; docs/integrations.md).
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ def _signed_out(sender: Flask, user_id: str, session_id: str | None, **extra: ob
     sender.logger.info("onebar: user %s signed out (session %s)", user_id, (session_id or "all")[:12])
 
 
-def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None,
+def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None, *,
+               public_url: str | None = None, site_url: str | None = None,
                backchannel_secret: str | None = None, cache_ttl: str | None = None) -> Flask:
     app = Flask(__name__)
     data = Path(data_dir)
@@ -70,6 +77,8 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         ONEBAR_SERVICE_URL=service_url,
+        ONEBAR_PUBLIC_URL=public_url,
+        ONEBAR_SITE_URL=site_url,
         # The service tells this server at once when a session ends (onebar app
         # add --backchannel-url http://…/.onebar/backchannel printed the secret).
         ONEBAR_BACKCHANNEL_SECRET=backchannel_secret,

@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--service-url", default=os.environ.get("ONEBAR_SERVICE_URL", "http://localhost:8000"),
                         help="the Onebar identity service (default: $ONEBAR_SERVICE_URL or %(default)s)")
+    parser.add_argument("--public-url", help="the service as browsers reach it (default: the service URL)")
+    parser.add_argument("--site-url", help="this site's own origin, as registered, when it is on another "
+                                           "registrable domain than the service (sign-in through the hand-off)")
     parser.add_argument("--data-dir", default=os.environ.get("TASKS_DATA_DIR"),
                         help="where tasks.sqlite3 lives (default: $TASKS_DATA_DIR or a temporary directory)")
     args = parser.parse_args()
@@ -33,7 +36,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"),
-                         os.environ.get("TASKS_BACKCHANNEL_SECRET"), os.environ.get("TASKS_CACHE_TTL"))
+                         public_url=args.public_url, site_url=args.site_url,
+                         backchannel_secret=os.environ.get("TASKS_BACKCHANNEL_SECRET"),
+                         cache_ttl=os.environ.get("TASKS_CACHE_TTL"))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

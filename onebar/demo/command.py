@@ -11,6 +11,18 @@ on Ctrl-C or SIGTERM. Nothing here supervises: the processes are plain
 The data lives in a throwaway directory unless ``--data-dir`` is given on the
 command line; ``ONEBAR_*`` variables are ignored, so the demo never adds its
 well-known passwords to a real data directory by accident.
+
+``--cross-site`` puts the service and each site on a name of its own under
+``.localhost`` (``id.localhost``, ``tasks.localhost``…). Browsers resolve every
+``*.localhost`` name to the loopback address by themselves, treat it as a
+secure context, and (``localhost`` having no public-suffix entry) treat each
+such name as its own site: the service's cookie never reaches the sites, as
+with a deployment on other registrable domains. Chromium and Firefox were
+checked to do all three (``tests/demo/test_cross_site_demo.py`` runs the
+demo in Chromium with no resolver flag). The sites then sign in through the
+hand-off: the bars in the browser, Tasks and Notes on their servers
+(``--site-url``). The processes still listen on, and reach each other at,
+plain ``localhost``.
 """
 
 from __future__ import annotations
@@ -81,12 +93,18 @@ class _Stop(Exception):
               help="Port of Notes, the Django site.")
 @click.option("--handbook-port", default=8003, show_default=True, type=click.IntRange(1, 65535),
               help="Port of the Handbook, the static site.")
+@click.option("--cross-site", is_flag=True,
+              help="Serve the service and each site on its own *.localhost name: other sites than the "
+                   "service, as on other registrable domains (the sign-in hand-off).")
 @click.option("--open", "open_browser", is_flag=True, help="Open Tasks in a web browser once everything answers.")
-def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_browser: bool) -> None:
+def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_site: bool,
+         open_browser: bool) -> None:
     """Start the identity service and three demo sites with demo accounts.
 
     Everything runs on localhost until Ctrl-C. The data is thrown away at the
-    end unless the global --data-dir is given.
+    end unless the global --data-dir is given. With --cross-site, browsers
+    reach them as id.localhost, tasks.localhost, notes.localhost and
+    handbook.localhost.
     """
     root = click.get_current_context().find_root()
     explicit = root.get_parameter_source("data_dir") == ParameterSource.COMMANDLINE
@@ -101,29 +119,43 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, open_b
     throwaway = data_dir is None
     base = Path(tempfile.mkdtemp(prefix="onebar-demo-")) if data_dir is None else data_dir
     try:
-        service_url = f"http://localhost:{port}"
-        secrets = {"tasks": new_secret(), "notes": new_secret()}  # new each run, never written to disk by us
-        kept = prepare_data(base, {s.id: f"http://localhost:{site_ports[s.id]}/" for s in SITES}, secrets)
+        service_url = f"http://localhost:{port}"  # where the processes reach the service
+        public = {"service": public_origin("id", port, cross_site),
+                  **{s.id: public_origin(s.id, site_ports[s.id], cross_site) for s in SITES}}
+        # The server-side sites hear of sign-outs at once (a back-channel secret each, new every run).
+        # Not with --cross-site: the service would POST to NAME.localhost, which only browsers resolve.
+        secrets = {} if cross_site else {"tasks": new_secret(), "notes": new_secret()}
+        kept = prepare_data(base, {s.id: public[s.id] + "/" for s in SITES}, secrets)
+        service_env = {"ONEBAR_PUBLIC_URL": public["service"], "ONEBAR_ALLOWED_HOSTS": f"localhost:{port}"} \
+            if cross_site else {}
         with _signals_stop():
             processes: list[ChildServer] = []
             try:
                 click.echo("Starting the identity service and three demo sites on localhost...")
                 processes.append(_start(
                     "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", apps_root,
-                    ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)]))
+                    ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)],
+                    env=service_env))
                 for site in SITES:
                     site_dir = base / "demo" / site.id
                     where = ["--out", str(site_dir)] if site.id == "handbook" else ["--data-dir", str(site_dir)]
+                    if not cross_site:
+                        urls = ["--service-url", service_url]
+                    elif site.id == "handbook":  # a static page: only its script tag names the service
+                        urls = ["--service-url", public["service"]]
+                    else:
+                        urls = ["--service-url", service_url, "--public-url", public["service"],
+                                "--site-url", public[site.id]]
                     processes.append(_start(
                         f"{site.name} ({site.kind})", f"http://localhost:{site_ports[site.id]}", site.health,
                         base / "demo" / "logs" / f"{site.id}.log", apps_root,
-                        ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]),
-                         "--service-url", service_url, *where],
+                        ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]), *urls, *where],
                         {f"{site.id.upper()}_BACKCHANNEL_SECRET": secrets[site.id]} if site.id in secrets else {}))
                 wait_until_up(processes, START_TIMEOUT)
-                _banner(processes, base, throwaway, kept)
+                _banner(processes, [public["service"], *(public[s.id] for s in SITES)], base, throwaway, kept,
+                        cross_site)
                 if open_browser:
-                    webbrowser.open(processes[1].url + "/")
+                    webbrowser.open(public["tasks"] + "/")
                 _watch(processes)
             except ChildServerError as exc:
                 raise click.ClickException(str(exc)) from None
@@ -228,6 +260,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def public_origin(name: str, port: int, cross_site: bool) -> str:
+    """Where browsers reach a demo process: ``localhost``, or its own ``NAME.localhost``."""
+    return f"http://{name}.localhost:{port}" if cross_site else f"http://localhost:{port}"
+
+
 def _start(label: str, url: str, health: str, log: Path, cwd: Path, args: list[str],
            env: dict[str, str] | None = None) -> ChildServer:
     return ChildServer(label, [sys.executable, *args], url=url, log=log, health=health, environ=_child_env(),
@@ -241,10 +278,16 @@ def _watch(processes: list[ChildServer]) -> None:
         time.sleep(0.5)
 
 
-def _banner(processes: list[ChildServer], base: Path, throwaway: bool, kept: list[str]) -> None:
+def _banner(processes: list[ChildServer], urls: list[str], base: Path, throwaway: bool, kept: list[str],
+            cross_site: bool) -> None:
     width = max(len(p.label) for p in processes) + 2
     lines = ["", "Onebar demo: one sign-in, one bar, three independent sites.", ""]
-    lines += [f"  {p.label:<{width}}{p.url}/" for p in processes]
+    lines += [f"  {p.label:<{width}}{url}/" for p, url in zip(processes, urls, strict=True)]
+    if cross_site:
+        lines += ["", "Cross-site: each name is its own site, so the service's cookie never reaches the",
+                  "three sites; they sign in through the hand-off (one click, no password once signed in).",
+                  "Chromium and Firefox resolve *.localhost to this machine by themselves: no flag or",
+                  "/etc/hosts line is needed."]
     lines += ["", "Sign in with a demo account:"]
     for email, _, password in DEMO_USERS:
         note = "  (kept from an earlier run: its password may differ)" if email in kept else ""

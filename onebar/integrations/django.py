@@ -39,10 +39,14 @@ that redirect into ``401`` with ``{"error": ..., "login_url": ...}`` for a
 script (``fetch()``, or ``Accept`` naming JSON and not HTML).
 
 ``ONEBAR`` takes the keys of :meth:`onebar.integrations.wsgi.Identity.from_config`:
-``SERVICE_URL`` (required), ``PUBLIC_URL``, ``COOKIE_NAME``, ``TIMEOUT``,
-``CACHE_TTL``, ``CACHE_SIZE``; ``SECRET_KEYS`` with ``DATABASE`` for local
-verification; ``BACKCHANNEL_SECRET`` to hear sign-outs at once (and
-:data:`user_signed_out` with them). A missing or wrong piece raises ``ImproperlyConfigured`` at
+``SERVICE_URL`` (required), ``PUBLIC_URL``, ``SITE_URL``, ``COOKIE_NAME``,
+``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``; ``SECRET_KEYS`` with ``DATABASE``
+for local verification; ``BACKCHANNEL_SECRET`` to hear sign-outs at once (and
+:data:`user_signed_out` with them). ``SITE_URL`` is this project's own origin when it is on
+another registrable domain than the service: the middleware then serves
+``/.onebar/login``, ``/.onebar/callback`` and ``/.onebar/logout``
+(:mod:`onebar.integrations.handoff`); set ``LOGIN_URL = "/.onebar/login"``
+(the demo's Notes does, given ``--site-url``). A missing or wrong piece raises ``ImproperlyConfigured`` at
 start-up, naming the fix.
 
 In a view or template the Onebar record (initials, avatar) is
@@ -163,7 +167,7 @@ class OnebarMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         identity = self.identity
-        answer = identity.answer(request.META)  # /.onebar/backchannel, /.onebar/login, /.onebar/callback
+        answer = identity.answer(request.META)  # /.onebar/backchannel, /.onebar/login, /callback, /logout
         if answer is not None:
             return _handoff_response(*answer)
         request.onebar = identity  # type: ignore[attr-defined]

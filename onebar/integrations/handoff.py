@@ -18,6 +18,13 @@ first-party credential of its own:
     the site credential in an ``HttpOnly`` cookie (``onebar_site``) and sends
     the browser on to ``next``. The code is single-use and already spent when
     it reaches the app's access log.
+``POST /.onebar/logout``
+    forgets that credential here (clears the cookie; ``204``). The bar's
+    hand-off module calls it when it learns of a sign-out, before it reloads a
+    page the server rendered for the user, so the reload does not wait out the
+    ``cache_ttl`` of the dead credential's last answer. Same-origin only
+    (``Origin`` must be this site's): a page of another site cannot sign
+    anybody out here.
 
 Afterwards :class:`onebar.integrations.identity.Identity` verifies that cookie
 by asking ``GET /api/me`` with ``Authorization: Bearer`` and this site's
@@ -47,12 +54,13 @@ from werkzeug.http import dump_cookie
 
 from .cookies import cookie_value
 
-__all__ = ["CALLBACK_PATH", "CREDENTIAL_COOKIE", "LOGIN_PATH", "HandoffPaths", "Response"]
+__all__ = ["CALLBACK_PATH", "CREDENTIAL_COOKIE", "LOGIN_PATH", "LOGOUT_PATH", "HandoffPaths", "Response"]
 
 log = logging.getLogger("onebar.integrations")
 
 LOGIN_PATH = "/.onebar/login"
 CALLBACK_PATH = "/.onebar/callback"
+LOGOUT_PATH = "/.onebar/logout"
 #: The site credential, first-party and HttpOnly.
 CREDENTIAL_COOKIE = "onebar_site"
 #: The verifier, state and next of a hand-off under way.
@@ -106,6 +114,8 @@ class HandoffPaths:
             return self._start(environ)
         if path == CALLBACK_PATH:
             return self._finish(environ)
+        if path == LOGOUT_PATH:
+            return self._forget(environ)
         return None
 
     def _secure(self, environ: Mapping[str, Any]) -> bool:
@@ -156,6 +166,16 @@ class HandoffPaths:
         kept = dump_cookie(CREDENTIAL_COOKIE, credential, max_age=max_age, path="/", httponly=True,
                            samesite="Lax", secure=secure)
         return self._redirect(next_path, done, kept)
+
+    def _forget(self, environ: Mapping[str, Any]) -> Response:
+        headers = [("Cache-Control", "no-store"), ("Content-Type", "text/plain; charset=utf-8")]
+        if environ.get("REQUEST_METHOD") != "POST":
+            return "405 Method Not Allowed", headers + [("Allow", "POST")], b"POST only\n"
+        if environ.get("HTTP_ORIGIN") != self.origin(environ):
+            return "403 Forbidden", headers, b"only this site's own pages may do that\n"
+        gone = dump_cookie(CREDENTIAL_COOKIE, "", max_age=0, expires=0, path="/", httponly=True, samesite="Lax",
+                           secure=self._secure(environ))
+        return "204 No Content", headers + [("Set-Cookie", gone)], b""
 
     def _redeem(self, code: str, verifier: str, origin: str) -> tuple[str | None, int]:
         parts = urlsplit(self.service_url)

@@ -125,7 +125,7 @@ class Identity:
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The response for a path the middleware owns (``/.onebar/backchannel``,
-        ``/.onebar/login``, ``/.onebar/callback``), else None: the app answers."""
+        ``/.onebar/login``, ``/.onebar/callback``, ``/.onebar/logout``), else None: the app answers."""
         if self.backchannel is not None:
             answer = self.backchannel.answer(environ)
             if answer is not None:

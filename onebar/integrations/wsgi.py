@@ -130,7 +130,7 @@ class OnebarMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ.pop(ENVIRON_KEY, None)  # only this middleware decides who the visitor is
         environ["onebar.identity"] = self.identity
-        answer = self.identity.answer(environ)  # /.onebar/backchannel, /.onebar/login, /.onebar/callback
+        answer = self.identity.answer(environ)  # /.onebar/backchannel, /.onebar/login, /callback, /logout
         if answer is not None:
             status, headers, body = answer
             start_response(status, headers + [("Content-Length", str(len(body)))])

@@ -17,13 +17,18 @@ store, settings, registered apps) and the same JSON (``jsonapi``'s builder):
 - the API's fixed headers: nosniff, Referrer-Policy, ``Vary`` (:data:`API_VARY`),
   ``Cache-Control: no-store``.
 
+- a site credential (``Authorization: Bearer``, from a page on another
+  registrable domain: :mod:`onebar.handoff`) is read with the very function
+  the Flask path uses, ``state.session_of_credential``: bound to the
+  ``Origin`` it was issued to, that origin still registered, its service
+  session alive. As there, the header decides alone: any cookie that came
+  along is neither read nor cleared.
+
 ``tests/test_fastpath.py`` checks status, headers and body are identical to
 the Flask path's for every kind of request. Anything unusual goes to the Flask
 app untouched, so the answer is never wrong, only sometimes slower: another
 path or method, a query string, no ``Host`` header, a session cookie that is
-not one plain ``name=value`` pair, an ``Authorization`` header (a site
-credential from another domain: ``state.current_session`` reads it), and any
-store error (Flask answers 503).
+not one plain ``name=value`` pair, and any store error (Flask answers 503).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from werkzeug.sansio.utils import get_host
 
 from ..exc import StoreBusy, StoreError
 from .jsonapi import is_cross_site, me_body
+from .state import session_of_credential
 
 if TYPE_CHECKING:
     from .state import Service
@@ -89,10 +95,10 @@ class MeHandler:
             environ.get("PATH_INFO") != self.path
             or environ.get("REQUEST_METHOD") != "GET"
             or environ.get("QUERY_STRING")
-            or "HTTP_AUTHORIZATION" in environ
         ):
             return self.app(environ, start_response)
-        header = environ.get("HTTP_COOKIE", "")
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        header = "" if authorization is not None else environ.get("HTTP_COOKIE", "")
         raw: str | None = None
         if self.cookie_name in header:
             found = [p for p in (part.strip() for part in header.split(";")) if p.startswith(self._prefix)]
@@ -109,7 +115,12 @@ class MeHandler:
                 return self.app(environ, start_response)
             base = f"{scheme}://{get_host(scheme, host)}"
         try:
-            user, cookie = self._user(raw, self._secure or scheme == "https")
+            if authorization is not None:
+                active = session_of_credential(self.state, authorization, environ.get("HTTP_ORIGIN"),
+                                               int(time.time()))
+                user, cookie = (active.user if active is not None else None), None
+            else:
+                user, cookie = self._user(raw, self._secure or scheme == "https")
         except StoreError:
             return self.app(environ, start_response)  # Flask answers it: 503 with Retry-After
         cross = is_cross_site(environ.get("HTTP_SEC_FETCH_SITE"), environ.get("HTTP_ORIGIN"), base)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,27 +71,37 @@ def _profile(path: Path, block_third_party: bool) -> Path:
     return path
 
 
-@pytest.fixture(params=["third-party-cookies-blocked", "third-party-cookies-allowed"])
-def chromium(request: pytest.FixtureRequest, browser_type: BrowserType, domains: Domains,
-             tmp_path: Path) -> Iterator[tuple[BrowserContext, bool]]:
-    blocked = request.param.endswith("blocked")
+@contextmanager
+def cross_site_chromium(browser_type: BrowserType, profile: Path, origins: Iterable[str],
+                        block_third_party: bool = True) -> Iterator[BrowserContext]:
+    """Chromium with ``*.test`` on 127.0.0.1 and ``origins`` treated as secure;
+    an uncaught error in any of its pages fails the test."""
     args = [
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync",
         "--host-resolver-rules=MAP *.test 127.0.0.1",
-        "--unsafely-treat-insecure-origin-as-secure=" + ",".join((domains.id, domains.a, domains.b, domains.c)),
+        "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
     ]
     exe = chromium_executable()
     context = browser_type.launch_persistent_context(
-        str(_profile(tmp_path / "profile", blocked)), args=args, headless=True,
+        str(_profile(profile, block_third_party)), args=args, headless=True,
         **({"executable_path": exe} if exe else {}))
     errors: list[str] = []
     context.on("weberror", lambda e: errors.append(str(e.error)))
     try:
-        yield context, blocked
+        yield context
     finally:
         context.close()
     assert errors == []
+
+
+@pytest.fixture(params=["third-party-cookies-blocked", "third-party-cookies-allowed"])
+def chromium(request: pytest.FixtureRequest, browser_type: BrowserType, domains: Domains,
+             tmp_path: Path) -> Iterator[tuple[BrowserContext, bool]]:
+    blocked = request.param.endswith("blocked")
+    with cross_site_chromium(browser_type, tmp_path / "profile", (domains.id, domains.a, domains.b, domains.c),
+                             blocked) as context:
+        yield context, blocked
 
 
 def bar_user(page: Page):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,26 @@ def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 90) ->
     return seen
 
 
+@contextmanager
+def running_demo(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``onebar demo ARGS`` and its output up to the banner's last line; killed on the way out if still running."""
+    proc = onebar_demo("demo", *args, env=env)
+    try:
+        yield proc, "\n".join(read_until(proc, "Press Ctrl-C to stop."))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.pump.join(5)  # type: ignore[attr-defined]
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+def stop_with_ctrl_c(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 0
+    assert rest_of_output(proc)[-1] == "Stopped."
+
+
 def rest_of_output(proc: subprocess.Popen[str]) -> list[str]:
     out = []
     while (line := proc.lines.get(timeout=5)) is not None:  # type: ignore[attr-defined]
@@ -84,9 +105,7 @@ def port_args(ports: list[int]) -> list[str]:
 
 def test_demo_starts_everything_prints_where_and_stops_on_ctrl_c(ports: list[int], tmp_path: Path) -> None:
     real_data = tmp_path / "a-real-data-dir"
-    proc = onebar_demo("demo", *port_args(ports), env={"ONEBAR_DATA_DIR": str(real_data)})
-    try:
-        out = "\n".join(read_until(proc, "Press Ctrl-C to stop."))
+    with running_demo(*port_args(ports), env={"ONEBAR_DATA_DIR": str(real_data)}) as (proc, out):
         for label, port in zip(("Identity service", "Tasks (Flask)", "Notes (Django)", "Handbook (plain HTML)"),
                                ports, strict=True):
             assert re.search(rf"^  {re.escape(label)} +http://localhost:{port}/$", out, re.M), out
@@ -112,15 +131,7 @@ def test_demo_starts_everything_prints_where_and_stops_on_ctrl_c(ports: list[int
             assert f'"url":"{url}/"' in me.replace(" ", "")
         assert f"{name.split()[0]}’s notes" in b.get(notes + "/notes/").text
 
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
-        assert rest_of_output(proc)[-1] == "Stopped."
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.pump.join(5)  # type: ignore[attr-defined]
-        proc.stdout.close()  # type: ignore[union-attr]
+        stop_with_ctrl_c(proc)
     assert [p for p in ports if listening(p)] == []
     assert not data_dir.exists()
     assert not real_data.exists()  # ONEBAR_DATA_DIR is not the demo's to fill with demo passwords

@@ -120,3 +120,18 @@ def test_a_forged_site_credential_is_signed_out_not_an_error(app: Flask) -> None
     for value in ("forged", "a.b.c", "x" * 3000):
         site.set_cookie(CREDENTIAL_COOKIE, value, domain="notes.other-site.test")
         assert site.get("/mine", base_url=SITE).status_code == 302
+
+
+def test_the_site_forgets_its_credential_when_its_own_page_asks_and_only_then(app: Flask) -> None:
+    # /.onebar/logout: the bar's hand-off module calls it on a sign-out, so the
+    # server does not render the next page from its cache of the dead credential.
+    site = app.test_client()
+    site.set_cookie(CREDENTIAL_COOKIE, "some-credential", domain="notes.other-site.test")
+    for method, origin, status in (("GET", SITE, 405), ("POST", "https://evil.example", 403), ("POST", None, 403)):
+        answer = site.open("/.onebar/logout", method=method, base_url=SITE,
+                           headers={"Origin": origin} if origin else {})
+        assert answer.status_code == status
+        assert site.get_cookie(CREDENTIAL_COOKIE, domain="notes.other-site.test") is not None
+    answer = site.post("/.onebar/logout", base_url=SITE, headers={"Origin": SITE})
+    assert answer.status_code == 204 and answer.headers["Cache-Control"] == "no-store"
+    assert site.get_cookie(CREDENTIAL_COOKIE, domain="notes.other-site.test") is None
