@@ -15,8 +15,11 @@ import pytest
 
 from onebar.backchannel import InvalidLogoutToken, LogoutTokens, logout_sid
 from onebar.logout_sender import LogoutSender
-from onebar.store import App, SQLiteStore
+from onebar.store import App
+from onebar.store.sql import SQLStore
 from onebar.store.sql import session_key
+
+from .conftest import BACKENDS, open_test_store
 
 SECRETS = {"tasks": "tasks-secret-0123456789abcdef0123456789", "notes": "notes-secret-0123456789abcdef0123456789"}
 
@@ -75,14 +78,15 @@ def receivers() -> Iterator[list[Receiver]]:
             thread.join(5)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "onebar.sqlite3")
+@pytest.fixture(params=BACKENDS)
+def store(request, settings):  # type: ignore[no-untyped-def]
+    """The service's store on each backend (the events table and the apps' back-channels)."""
+    s = open_test_store(request.param, settings, request)
     yield s
     s.close()
 
 
-def register(store: SQLiteStore, app_id: str, receiver: Receiver) -> None:
+def register(store: SQLStore, app_id: str, receiver: Receiver) -> None:
     store.add_app(App(app_id, app_id.title(), receiver.url + "/"))
     store.set_backchannel(app_id, receiver.url + "/.onebar/backchannel", SECRETS[app_id])
 
