@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -27,7 +28,9 @@ from . import audit, keys, logs, passwords, text, tokens
 from . import settings as settings_mod
 from .exc import OnebarError
 from .settings import Settings
+from .backchannel import new_secret as new_backchannel_secret
 from .store import App, User, open_store
+from .store.base import check_backchannel_url, normalize_origin
 from .store.sql import SQLStore
 
 
@@ -125,7 +128,18 @@ def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, acces
     os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
     if access_log is not None:
         os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"
-    run(host=host, port=port, workers=workers, threads=threads)
+    # One logout sender per node, beside the workers (onebar.logout_sender).
+    sender = subprocess.Popen([sys.executable, "-m", "onebar.logout_sender"], env={
+        **os.environ, "ONEBAR_SENDER_PARENT": str(os.getpid()),
+        "ONEBAR_SENDER_ISSUER": settings.public_url or f"http://{host}:{port}"})
+    try:
+        run(host=host, port=port, workers=workers, threads=threads)
+    finally:
+        sender.terminate()
+        try:
+            sender.wait(5)
+        except subprocess.TimeoutExpired:
+            sender.kill()
 
 
 @cli.group(no_args_is_help=True)
@@ -327,14 +341,57 @@ def app() -> None:
 @click.argument("app_id", metavar="ID")
 @click.option("--name", required=True, help="Name shown in the app switcher.")
 @click.option("--url", required=True, help="The app's address, e.g. https://notes.example.com/")
+@click.option("--backchannel-url", default=None, metavar="URL",
+              help="Where the app's server hears of sign-outs at once, on the app's origin: "
+                   "URL/.onebar/backchannel with Onebar's middleware. Prints the app's secret.")
 @_data_dir_option
 @pass_ctx
-def app_add(ctx: _Context, app_id: str, name: str, url: str) -> None:
+def app_add(ctx: _Context, app_id: str, name: str, url: str, backchannel_url: str | None) -> None:
     """Register an app. Running services pick it up when restarted."""
     store = ctx.store()
+    if backchannel_url is not None:  # refuse a bad one before anything is registered
+        check_backchannel_url(backchannel_url, normalize_origin(url))
     added = store.add_app(App(id=app_id, name=text.check_name(name), url=url))
     ctx.record(store, "app.add", app=added.id, detail=f"by operator (CLI); {added.origin}")
     click.echo(f"registered {added.id} at {added.origin} (restart running services to apply)")
+    if backchannel_url is not None:
+        _set_backchannel(ctx, store, added.id, backchannel_url)
+
+
+@app.command("backchannel")
+@click.argument("app_id", metavar="ID")
+@click.option("--url", "backchannel_url", default=None, metavar="URL",
+              help="Where to POST logout tokens (on the app's origin); a new secret is printed.")
+@click.option("--remove", is_flag=True, help="Stop notifying the app's server.")
+@_data_dir_option
+@pass_ctx
+def app_backchannel(ctx: _Context, app_id: str, backchannel_url: str | None, remove: bool) -> None:
+    """Notify an app's server at once when a user's session ends (back-channel logout).
+
+    Each --url makes a new secret (the old one stops working): give it to the
+    app as ONEBAR_BACKCHANNEL_SECRET (Flask) or ONEBAR["BACKCHANNEL_SECRET"] (Django).
+    """
+    if remove == (backchannel_url is not None):
+        _fail("give either --url URL or --remove")
+    store = ctx.store()
+    if remove:
+        if not store.set_backchannel(app_id, None):
+            _fail(f"no app with id {app_id!r}")
+        ctx.record(store, "app.backchannel", app=app_id, detail="removed")
+        click.echo(f"{app_id}: no back-channel")
+        return
+    assert backchannel_url is not None
+    _set_backchannel(ctx, store, app_id, backchannel_url)
+
+
+def _set_backchannel(ctx: _Context, store: SQLStore, app_id: str, url: str) -> None:
+    secret = new_backchannel_secret()
+    if not store.set_backchannel(app_id, url, secret):
+        _fail(f"no app with id {app_id!r}")
+    ctx.record(store, "app.backchannel", app=app_id, detail=f"set to {url}")
+    click.echo(f"{app_id}: sign-outs are POSTed to {url}; give the app this secret "
+               "(as ONEBAR_BACKCHANNEL_SECRET), shown only now:", err=True)
+    click.echo(secret)
 
 
 @app.command("list")

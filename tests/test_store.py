@@ -381,3 +381,135 @@ def test_concurrent_redemptions_of_one_code_get_it_once(store):
     for t in threads:
         t.join()
     assert sum(r is not None for r in results) == 1
+
+
+# -- the event log (onebar.store.base.Event): every way a session ends, a profile
+# or the app list changes writes its event, in the same transaction ------------------
+
+
+def _new_events(store, after):
+    return [(e.kind, e.user_id, e.session_key) for e in store.events_after(after)]
+
+
+def _two_sessions(store, email="ada@example.com"):
+    from onebar.store.sql import session_key
+    user = store.create_user(email, "Ada", "h")
+    sids = [store.create_session(user.id, expires_at=int(time.time()) + 60) for _ in range(2)]
+    return user, sids, [session_key(s) for s in sids]
+
+
+def test_ending_one_session_records_which_one(store):
+    user, sids, keys = _two_sessions(store)
+    start = store.last_event_id()
+    assert store.revoke_session(sids[0])
+    assert not store.revoke_session(sids[0])  # already ended: nothing more to tell
+    assert store.revoke_session_key(user.id, keys[1])
+    assert _new_events(store, start) == [("session_ended", user.id, keys[0]), ("session_ended", user.id, keys[1])]
+    assert store.last_event_id() > start
+
+
+@pytest.mark.parametrize("end", [
+    pytest.param(lambda s, u: s.revoke_user_sessions(u.id), id="sign-out-everywhere"),
+    pytest.param(lambda s, u: s.set_password(u.id, "h2"), id="password-change"),
+    pytest.param(lambda s, u: s.set_disabled(u.id, True), id="account-disabled"),
+    pytest.param(lambda s, u: s.delete_user(u.id), id="account-deleted"),
+])
+def test_ending_every_session_of_a_user_records_one_event_per_session(store, end):
+    user, sids, keys = _two_sessions(store)
+    other, _, other_keys = _two_sessions(store, "bob@example.com")
+    store.revoke_session(sids[0])  # ended before: not ended again
+    start = store.last_event_id()
+    end(store, user)
+    assert _new_events(store, start) == [("session_ended", user.id, keys[1])]
+
+
+def test_sign_out_everywhere_else_keeps_this_session_quiet(store):
+    user, sids, keys = _two_sessions(store)
+    start = store.last_event_id()
+    assert store.revoke_user_sessions(user.id, except_sid=sids[0]) == 1
+    assert _new_events(store, start) == [("session_ended", user.id, keys[1])]
+
+
+def test_profile_changes_are_recorded(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    start = store.last_event_id()
+    store.update_user(user.id, name="Ada L.")
+    store.update_user(user.id, avatar_url="https://example.com/a.png")
+    store.set_email(user.id, "ada2@example.com")
+    store.update_user(user.id)  # nothing changed, nothing to tell
+    assert _new_events(store, start) == [("profile_changed", user.id, None)] * 3
+
+
+def test_app_list_changes_are_recorded(store):
+    start = store.last_event_id()
+    store.add_app(App("wiki", "Wiki", "https://wiki.example.com/"))
+    assert store.remove_app("wiki") and not store.remove_app("wiki")
+    assert _new_events(store, start) == [("apps_changed", None, None)] * 2
+
+
+def test_events_are_read_in_order_in_pages_and_purged_after_an_hour(store, monkeypatch):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    start = store.last_event_id()
+    for i in range(5):
+        store.update_user(user.id, name=f"Ada {i}")
+    page = store.events_after(start, limit=3)
+    assert [e.id for e in page] == sorted(e.id for e in page) and len(page) == 3
+    assert len(store.events_after(page[-1].id)) == 2
+    assert all(e.data == {} and e.at >= time.time() - 60 for e in page)
+    store.purge_sessions(before=int(time.time()) + 10)  # younger than an hour: kept
+    assert len(store.events_after(start)) == 5
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3700)
+    store.purge_sessions(before=int(real()) + 3700)
+    assert store.events_after(start) == []
+
+
+def test_concurrent_writers_never_let_a_reader_skip_an_event(store):
+    user = store.create_user("ada@example.com", "Ada", "h")
+    seen: list[int] = []
+    stop = threading.Event()
+    last = store.last_event_id()
+
+    def read() -> None:
+        nonlocal last
+        while not stop.is_set() or store.events_after(last):
+            for e in store.events_after(last):
+                seen.append(e.id)
+                last = e.id
+
+    def write(n: int) -> None:
+        for i in range(15):
+            store.update_user(user.id, name=f"Ada {n}.{i}")
+
+    start = store.last_event_id()
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(timeout=60)
+    stop.set()
+    reader.join(timeout=60)
+    assert sorted(seen) == [e.id for e in store.events_after(start, limit=1000)]
+    assert len(seen) == 60
+
+
+def test_an_app_gets_a_back_channel_on_its_own_origin_only(store):
+    secret = "s" * 43
+    assert store.list_backchannels() == []
+    with pytest.raises(ValidationError, match="own origin"):
+        store.set_backchannel("notes", "https://evil.example/.onebar/backchannel", secret)
+    with pytest.raises(ValidationError, match="a path on the app"):
+        store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel?x=1", secret)
+    with pytest.raises(ValidationError, match="secret"):
+        store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel", "short")
+    assert not store.set_backchannel("nope", "https://nope.example/.onebar/backchannel", secret)
+    assert store.set_backchannel("notes", "http://localhost:5001/.onebar/backchannel", secret)
+    (found,) = store.list_backchannels()
+    assert (found.app_id, found.origin, found.url, found.secret) == (
+        "notes", "http://localhost:5001", "http://localhost:5001/.onebar/backchannel", secret)
+    assert secret not in repr(found)  # never in a log line by accident
+    assert [a.id for a in store.list_apps()] == ["notes", "tasks"]  # the app itself is unchanged
+    assert store.set_backchannel("notes", None)
+    assert store.list_backchannels() == []

@@ -29,7 +29,7 @@ from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from onebar.integrations.flask import Onebar, current_user, identity, login_required
+from onebar.integrations.flask import Onebar, current_user, identity, login_required, user_signed_out
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (
@@ -57,8 +57,15 @@ WELCOME_TASKS = (
 MAX_TITLE = 200
 
 
+def _signed_out(sender: Flask, user_id: str, session_id: str | None, **extra: object) -> None:
+    # Where an app drops what it keeps per user (caches, websockets); Tasks keeps
+    # nothing, so it says so in its log.
+    sender.logger.info("onebar: user %s signed out (session %s)", user_id, (session_id or "all")[:12])
+
+
 def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None, *,
-               public_url: str | None = None, site_url: str | None = None) -> Flask:
+               public_url: str | None = None, site_url: str | None = None,
+               backchannel_secret: str | None = None, cache_ttl: str | None = None) -> Flask:
     app = Flask(__name__)
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -72,11 +79,16 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
         ONEBAR_SERVICE_URL=service_url,
         ONEBAR_PUBLIC_URL=public_url,
         ONEBAR_SITE_URL=site_url,
+        # The service tells this server at once when a session ends (onebar app
+        # add --backchannel-url http://…/.onebar/backchannel printed the secret).
+        ONEBAR_BACKCHANNEL_SECRET=backchannel_secret,
+        ONEBAR_CACHE_TTL=cache_ttl,  # None: the default 5 s
         TASKS_DATABASE=str(data / "tasks.sqlite3"),
         MAX_CONTENT_LENGTH=16 * 1024,
     )
     Onebar(app)
     CSRFProtect(app)
+    user_signed_out.connect(_signed_out, app)
     with closing(sqlite3.connect(app.config["TASKS_DATABASE"])) as db:
         db.executescript(SCHEMA)
 

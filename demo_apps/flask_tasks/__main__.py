@@ -1,4 +1,9 @@
-"""``python -m demo_apps.flask_tasks --port 8001 --service-url http://localhost:8000``"""
+"""``python -m demo_apps.flask_tasks --port 8001 --service-url http://localhost:8000``
+
+Also read from the environment: ``TASKS_SECRET_KEY`` (Flask's), ``TASKS_BACKCHANNEL_SECRET``
+(this site's back-channel secret, from ``onebar app add --backchannel-url``) and
+``TASKS_CACHE_TTL`` (seconds an Onebar answer is reused; 5 by default).
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"),
-                         public_url=args.public_url, site_url=args.site_url)
+                         public_url=args.public_url, site_url=args.site_url,
+                         backchannel_secret=os.environ.get("TASKS_BACKCHANNEL_SECRET"),
+                         cache_ttl=os.environ.get("TASKS_CACHE_TTL"))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

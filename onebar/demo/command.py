@@ -48,6 +48,8 @@ from click.core import ParameterSource
 
 from .. import passwords
 from .. import settings as settings_mod
+from ..backchannel import new_secret
+from ..integrations.backchannel import BACKCHANNEL_PATH
 from ..store import App, open_store
 from .process import ChildServer, ChildServerError, stop_all, wait_until_up
 
@@ -120,7 +122,10 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_
         service_url = f"http://localhost:{port}"  # where the processes reach the service
         public = {"service": public_origin("id", port, cross_site),
                   **{s.id: public_origin(s.id, site_ports[s.id], cross_site) for s in SITES}}
-        kept = prepare_data(base, {s.id: public[s.id] + "/" for s in SITES})
+        # The server-side sites hear of sign-outs at once (a back-channel secret each, new every run).
+        # Not with --cross-site: the service would POST to NAME.localhost, which only browsers resolve.
+        secrets = {} if cross_site else {"tasks": new_secret(), "notes": new_secret()}
+        kept = prepare_data(base, {s.id: public[s.id] + "/" for s in SITES}, secrets)
         service_env = {"ONEBAR_PUBLIC_URL": public["service"], "ONEBAR_ALLOWED_HOSTS": f"localhost:{port}"} \
             if cross_site else {}
         with _signals_stop():
@@ -144,7 +149,8 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_
                     processes.append(_start(
                         f"{site.name} ({site.kind})", f"http://localhost:{site_ports[site.id]}", site.health,
                         base / "demo" / "logs" / f"{site.id}.log", apps_root,
-                        ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]), *urls, *where]))
+                        ["-m", site.module, "--host", "localhost", "--port", str(site_ports[site.id]), *urls, *where],
+                        {f"{site.id.upper()}_BACKCHANNEL_SECRET": secrets[site.id]} if site.id in secrets else {}))
                 wait_until_up(processes, START_TIMEOUT)
                 _banner(processes, [public["service"], *(public[s.id] for s in SITES)], base, throwaway, kept,
                         cross_site)
@@ -207,8 +213,10 @@ def _apps_root() -> Path:
                                "run `onebar demo` from a checkout of Onebar")
 
 
-def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
-    """Register the sites and create the demo accounts; return the emails that already existed."""
+def prepare_data(base: Path, app_urls: dict[str, str], secrets: dict[str, str] | None = None) -> list[str]:
+    """Register the sites (with a back-channel for those in ``secrets``, site id → secret)
+    and create the demo accounts; return the emails that already existed."""
+    secrets = secrets or {}
     settings = settings_mod.load(environ={}, data_dir=base)
     store = open_store(settings)
     kept = []
@@ -216,6 +224,8 @@ def prepare_data(base: Path, app_urls: dict[str, str]) -> list[str]:
         for site in SITES:
             store.remove_app(site.id)  # the ports may differ from an earlier run
             store.add_app(App(id=site.id, name=site.name, url=app_urls[site.id]))
+            if site.id in secrets:  # the server-side sites hear of sign-outs at once
+                store.set_backchannel(site.id, app_urls[site.id].rstrip("/") + BACKCHANNEL_PATH, secrets[site.id])
         for email, name, password in DEMO_USERS:
             if store.get_credentials(email) is None:
                 store.create_user(email, name, passwords.hash_password(password))

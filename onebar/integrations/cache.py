@@ -30,7 +30,12 @@ MISS = object()
 
 
 class TTLCache:
-    """A bounded map whose entries expire; least recently used go first when full."""
+    """A bounded map whose entries expire; least recently used go first when full.
+
+    :meth:`drop_user` forgets a user at once (the back-channel says their
+    session ended). An answer that was asked for before that moment and put
+    after it (a request in flight during the sign-out) is not kept.
+    """
 
     def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
         self.ttl = ttl
@@ -38,6 +43,8 @@ class TTLCache:
         self._clock = clock
         self._data: OrderedDict[bytes, tuple[float, OnebarUser | None]] = OrderedDict()
         self._lock = threading.Lock()
+        # user id -> when they were last dropped, kept for one ttl (bounded like the cache).
+        self._dropped: OrderedDict[str, float] = OrderedDict()
 
     def get(self, key: bytes) -> Any:
         with self._lock:
@@ -50,14 +57,42 @@ class TTLCache:
             self._data.move_to_end(key)
             return entry[1]
 
-    def put(self, key: bytes, value: OnebarUser | None) -> None:
+    def put(self, key: bytes, value: OnebarUser | None, asked_at: float | None = None) -> None:
+        """Keep ``value``; ``asked_at`` is when it was asked for (default: now)."""
         if self.ttl <= 0 or self.max_entries <= 0:
             return
         with self._lock:
+            if value is not None and asked_at is not None:
+                dropped = self._dropped.get(value.id)
+                if dropped is not None and dropped >= asked_at:
+                    return  # answered before the sign-out reached us: ask again next time
             self._data[key] = (self._clock() + self.ttl, value)
             self._data.move_to_end(key)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
+
+    def drop_user(self, user_id: str) -> int:
+        """Forget every answer that names ``user_id``; how many were dropped."""
+        with self._lock:
+            now = self._clock()
+            self._dropped[user_id] = now
+            self._dropped.move_to_end(user_id)
+            while self._dropped and (len(self._dropped) > self.max_entries
+                                     or next(iter(self._dropped.values())) < now - self.ttl - 1):
+                self._dropped.popitem(last=False)
+            keys = [k for k, (_, user) in self._data.items() if user is not None and user.id == user_id]
+            for key in keys:
+                del self._data[key]
+            return len(keys)
+
+    def drop_all(self) -> None:
+        """Forget every answer (more sign-outs than could be listed)."""
+        with self._lock:
+            now = self._clock()
+            for _, user in self._data.values():
+                if user is not None:
+                    self._dropped[user.id] = now
+            self._data.clear()
 
     def __len__(self) -> int:
         return len(self._data)

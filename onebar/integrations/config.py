@@ -21,7 +21,8 @@ __all__ = ["CONFIG_KEYS", "identity_options"]
 
 #: The keys :func:`identity_options` understands.
 CONFIG_KEYS = ("SERVICE_URL", "PUBLIC_URL", "SITE_URL", "COOKIE_NAME", "SECRET_KEYS", "DATABASE", "STORE",
-               "SESSION_MAX_AGE", "TIMEOUT", "CACHE_TTL", "CACHE_SIZE", "VERIFIER")
+               "SESSION_MAX_AGE", "TIMEOUT", "CACHE_TTL", "CACHE_SIZE", "VERIFIER", "BACKCHANNEL_SECRET",
+               "BACKCHANNEL_FILE")
 
 
 def identity_options(config: Mapping[str, Any], *, spell: Callable[[str], str] = str) -> dict[str, Any]:
@@ -57,7 +58,18 @@ def identity_options(config: Mapping[str, Any], *, spell: Callable[[str], str] =
                 raise ConfigError(f"{spell(key)} is only used with {spell('SECRET_KEYS')} (local verification)")
         verifier = RemoteVerifier(service_url, cookie_name=cookie_name, **tuning)
     return {"service_url": service_url, "public_url": config.get("PUBLIC_URL") or None, "cookie_name": cookie_name,
-        "verifier": verifier, "site_url": config.get("SITE_URL") or None}
+        "verifier": verifier, "site_url": config.get("SITE_URL") or None,
+        "backchannel_secret": _secret(config.get("BACKCHANNEL_SECRET"), spell("BACKCHANNEL_SECRET")),
+        "backchannel_file": config.get("BACKCHANNEL_FILE") or None}
+
+
+def _secret(value: object, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) < 32:
+        raise ConfigError(f"{name} must be the secret 'onebar app add --backchannel-url' printed "
+                          "(at least 32 characters)")
+    return value
 
 
 def _number(value: object, kind: type, name: str) -> Any:

@@ -41,7 +41,8 @@ script (``fetch()``, or ``Accept`` naming JSON and not HTML).
 ``ONEBAR`` takes the keys of :meth:`onebar.integrations.wsgi.Identity.from_config`:
 ``SERVICE_URL`` (required), ``PUBLIC_URL``, ``SITE_URL``, ``COOKIE_NAME``,
 ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``; ``SECRET_KEYS`` with ``DATABASE``
-for local verification. ``SITE_URL`` is this project's own origin when it is on
+for local verification; ``BACKCHANNEL_SECRET`` to hear sign-outs at once (and
+:data:`user_signed_out` with them). ``SITE_URL`` is this project's own origin when it is on
 another registrable domain than the service: the middleware then serves
 ``/.onebar/login``, ``/.onebar/callback`` and ``/.onebar/logout``
 (:mod:`onebar.integrations.handoff`); set ``LOGIN_URL = "/.onebar/login"``
@@ -64,13 +65,28 @@ from django.contrib.auth import authenticate, get_backends, get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject
 
 from ..exc import ConfigError
-from .wsgi import Identity, OnebarUser, wants_json
+from .wsgi import Identity, OnebarUser, SignedOut, wants_json
 
-__all__ = ["OnebarBackend", "OnebarMiddleware", "get_user", "onebar"]
+__all__ = ["OnebarBackend", "OnebarMiddleware", "get_user", "onebar", "user_signed_out"]
+
+#: Sent (sender: :class:`OnebarMiddleware`) when the service's back-channel
+#: says a user's session ended, after the middleware forgot the user's cached
+#: answers, with ``user_id`` (their Onebar id, the username of their row) and
+#: ``session_id`` (the ended session's ``Identity.session_id``, or None for all
+#: of them). Needs ``ONEBAR["BACKCHANNEL_SECRET"]``::
+#:
+#:     from django.dispatch import receiver
+#:     from onebar.integrations.django import user_signed_out
+#:
+#:     @receiver(user_signed_out)
+#:     def forget(sender, user_id, session_id, **kwargs):
+#:         cache.delete(f"dashboard:{user_id}")
+user_signed_out = Signal()
 
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -147,10 +163,11 @@ class OnebarMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.identity = self._identity_from_settings()
+        self.identity.on_signed_out.append(_send_signal)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         identity = self.identity
-        answer = identity.handoff.answer(request.META)  # /.onebar/login and /.onebar/callback
+        answer = identity.answer(request.META)  # /.onebar/backchannel, /.onebar/login, /callback, /logout
         if answer is not None:
             return _handoff_response(*answer)
         request.onebar = identity  # type: ignore[attr-defined]
@@ -193,14 +210,17 @@ class OnebarMiddleware:
         return identity
 
 
+def _send_signal(event: SignedOut) -> None:
+    user_signed_out.send(sender=OnebarMiddleware, user_id=event.user_id, session_id=event.session_id)
+
+
 def _handoff_response(status: str, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
     response = HttpResponse(body, status=int(status.split()[0]))
     for name, value in headers:
         if name == "Set-Cookie":
             response.cookies.load(value)
-        elif name != "Content-Type":
+        else:
             response[name] = value
-    response["Content-Type"] = "text/plain; charset=utf-8"
     return response
 
 

@@ -38,6 +38,8 @@ registrable domain: sign-in through ``/.onebar/login``), ``COOKIE_NAME``,
 ``TIMEOUT``, ``CACHE_TTL``, ``CACHE_SIZE``;
 for local verification ``SECRET_KEYS`` plus ``DATABASE`` or ``STORE`` (see
 :class:`onebar.integrations.wsgi.LocalVerifier` for what holding the keys means).
+``BACKCHANNEL_SECRET`` (and optionally ``BACKCHANNEL_FILE``) to hear sign-outs at
+once from the service, and :data:`user_signed_out` with them.
 
 Behind a reverse proxy, wrap the app in werkzeug's ``ProxyFix`` so
 ``request.url`` (the ``next=`` of the sign-in redirect) is the public address.
@@ -49,11 +51,27 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from blinker import Namespace
 from flask import Flask, Response, current_app, has_request_context, jsonify, redirect, request
 
-from .wsgi import Identity, OnebarUser, wants_json
+from .wsgi import Identity, OnebarUser, SignedOut, wants_json
 
-__all__ = ["Onebar", "current_user", "identity", "login_required", "login_url"]
+__all__ = ["Onebar", "current_user", "identity", "login_required", "login_url", "user_signed_out"]
+
+_signals = Namespace()
+
+#: Sent (sender: the Flask app) when the service's back-channel says a user's
+#: session ended, after the middleware forgot the user's cached answers, with
+#: ``user_id`` (their Onebar id) and ``session_id`` (the ended session's
+#: ``Identity.session_id``, or None for all of them). Connect to drop the
+#: app's own caches or close the user's websockets::
+#:
+#:     @user_signed_out.connect_via(app)
+#:     def forget(sender, user_id, session_id, **extra):
+#:         my_cache.pop(user_id, None)
+#:
+#: Needs ``ONEBAR_BACKCHANNEL_SECRET`` (see docs/integrations.md).
+user_signed_out = _signals.signal("onebar-user-signed-out")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,6 +92,12 @@ class Onebar:
         app.extensions[EXTENSION_KEY] = Identity.from_config(config, spell=lambda key: f"app.config['ONEBAR_{key}']")
         app.context_processor(_template_context)
         app.before_request(_handoff_paths)
+        identity = app.extensions[EXTENSION_KEY]
+        if identity.backchannel is not None:
+            # First of all before_request functions: the service's POST carries
+            # no CSRF token and no user, and other hooks must not turn it away.
+            app.before_request_funcs.setdefault(None, []).insert(0, _backchannel)
+            identity.on_signed_out.append(_send_signal)
 
 
 def identity() -> Identity:
@@ -120,6 +144,21 @@ def _handoff_paths() -> Response | None:
         return None
     status, headers, body = answer
     return Response(body, status=int(status.split()[0]), headers=headers)
+
+
+def _backchannel() -> Response | None:
+    """``/.onebar/backchannel``: the service says a session ended (:mod:`onebar.integrations.backchannel`)."""
+    backchannel = identity().backchannel
+    answer = backchannel.answer(request.environ) if backchannel is not None else None
+    if answer is None:
+        return None
+    status, headers, body = answer
+    return Response(body, status=int(status.split()[0]), headers=headers)
+
+
+def _send_signal(event: SignedOut) -> None:
+    user_signed_out.send(current_app._get_current_object(),  # type: ignore[attr-defined]
+                         user_id=event.user_id, session_id=event.session_id)
 
 
 def _template_context() -> dict[str, Any]:

@@ -28,6 +28,10 @@ class Verifier(Protocol):
 
     def verify(self, cookie: str) -> OnebarUser | None: ...
 
+    # Optional: verifiers that cache answers forget a user when the
+    # back-channel says a session of theirs ended.
+    # def forget_user(self, user_id: str) -> None: ...
+
 
 class RemoteVerifier:
     """Verify a cookie by asking the service's ``GET /api/me``.
@@ -91,6 +95,7 @@ class RemoteVerifier:
             return cached  # type: ignore[no-any-return]
         if self._clock() < self._down_until:
             return None
+        asked_at = self._clock()
         try:
             user = self._client.ask(cookie)
         except Unavailable as exc:
@@ -98,7 +103,7 @@ class RemoteVerifier:
             log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",
                         self.service_url, exc, self.retry_after)
             return None
-        self._cache.put(key, user)
+        self._cache.put(key, user, asked_at)
         return user
 
     def verify_credential(self, credential: str, origin: str) -> OnebarUser | None:
@@ -112,6 +117,7 @@ class RemoteVerifier:
             return cached  # type: ignore[no-any-return]
         if self._clock() < self._down_until:
             return None
+        asked_at = self._clock()
         try:
             user = self._client.ask(None, credential=credential, origin=origin)
         except Unavailable as exc:
@@ -119,8 +125,16 @@ class RemoteVerifier:
             log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",
                         self.service_url, exc, self.retry_after)
             return None
-        self._cache.put(key, user)
+        self._cache.put(key, user, asked_at)
         return user
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop every cached answer naming ``user_id`` (the back-channel says a
+        session of theirs ended): their next request asks the service again."""
+        self._cache.drop_user(user_id)
+
+    def forget_all(self) -> None:
+        self._cache.drop_all()
 
 
 class LocalVerifier:
@@ -175,6 +189,7 @@ class LocalVerifier:
         self._remote = None if service_url is None else RemoteVerifier(
             service_url, cookie_name=cookie_name, timeout=timeout, cache_ttl=ttl, cache_size=size, clock=clock)
         self._cache = TTLCache(ttl, size, clock)
+        self._clock = clock
 
     def verify(self, cookie: str) -> OnebarUser | None:
         if self._remote is None and isinstance(cookie, str):
@@ -189,11 +204,23 @@ class LocalVerifier:
         if self._remote is not None:
             return self._remote.verify(cookie)
         key = cache_key(cookie)
+        asked_at = self._clock()
         try:
             active = self._store.get_active_session(token.sid, int(time.time()))  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a store that fails means "signed out", never a 500
             log.warning("onebar: cannot read the session store (%s); treating the visitor as signed out", exc)
             return None
         user = OnebarUser.from_record(active.user) if active is not None and active.user.id == token.uid else None
-        self._cache.put(key, user)
+        self._cache.put(key, user, asked_at)
         return user
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop every cached answer naming ``user_id`` (see :meth:`RemoteVerifier.forget_user`)."""
+        self._cache.drop_user(user_id)
+        if self._remote is not None:
+            self._remote.forget_user(user_id)
+
+    def forget_all(self) -> None:
+        self._cache.drop_all()
+        if self._remote is not None:
+            self._remote.forget_all()

@@ -45,7 +45,14 @@ active. Only valid signatures reach the store, so forged cookies cost nothing::
 
 In both modes a sign-out anywhere reaches the app within ``cache_ttl``
 seconds (5 by default): the cache window is the price of not asking on every
-request. Set it to 0 to ask every time.
+request. Set it to 0 to ask every time, or give ``backchannel_secret=`` (the
+secret ``onebar app add --backchannel-url`` printed): the service then POSTs a
+signed logout token to ``/.onebar/backchannel``, and the middleware drops the
+user from the cache of every worker process at once and calls
+``identity.on_signed_out`` (:mod:`onebar.integrations.backchannel`)::
+
+    app = OnebarMiddleware(hello, service_url="http://localhost:8000", backchannel_secret="...")
+    app.identity.on_signed_out.append(lambda event: print("signed out:", event.user_id))
 
 The cookie has to reach the app
 -------------------------------
@@ -71,6 +78,7 @@ from typing import Any
 from ..exc import ConfigError
 from .cookies import cookie_value
 from .identity import ENVIRON_KEY, Identity
+from .backchannel import SignedOut
 from .user import OnebarUser
 from .verifiers import LocalVerifier, RemoteVerifier, Verifier
 
@@ -81,6 +89,7 @@ __all__ = [
     "OnebarMiddleware",
     "OnebarUser",
     "RemoteVerifier",
+    "SignedOut",
     "Verifier",
     "cookie_value",
     "wants_json",
@@ -121,7 +130,7 @@ class OnebarMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ.pop(ENVIRON_KEY, None)  # only this middleware decides who the visitor is
         environ["onebar.identity"] = self.identity
-        answer = self.identity.handoff.answer(environ)  # /.onebar/login and /.onebar/callback
+        answer = self.identity.answer(environ)  # /.onebar/backchannel, /.onebar/login, /callback, /logout
         if answer is not None:
             status, headers, body = answer
             start_response(status, headers + [("Content-Length", str(len(body)))])

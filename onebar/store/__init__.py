@@ -6,7 +6,8 @@
 for many nodes. :func:`open_store` picks one from the settings.
 """
 
-from .base import ActiveSession, App, AuditEvent, HandoffCode, Session, Store, User, normalize_email, normalize_origin
+from .base import (ActiveSession, App, AuditEvent, Backchannel, Event, HandoffCode, Session, Store, User,
+                   normalize_email, normalize_origin)
 from .factory import open_store, open_url
 from .sqlite import SQLiteStore
 
@@ -14,6 +15,8 @@ __all__ = [
     "ActiveSession",
     "App",
     "AuditEvent",
+    "Backchannel",
+    "Event",
     "HandoffCode",
     "SQLiteStore",
     "Session",

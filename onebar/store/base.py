@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -76,6 +76,43 @@ class AuditEvent:
                 "address": self.address, "app": self.app, "detail": self.detail}
 
 
+#: The kinds of :class:`Event`.
+SESSION_ENDED = "session_ended"
+PROFILE_CHANGED = "profile_changed"
+APPS_CHANGED = "apps_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One line of the event log that open bars and app servers follow (:mod:`onebar.live`).
+
+    The store writes it itself, in the transaction that made the change, so no
+    caller can forget it:
+
+    - ``session_ended``: one row per session that actually ended (sign-out,
+      revocation, "sign out everywhere", a password change or reset, an
+      account disabled or deleted), with ``user_id`` and ``session_key`` (the
+      sessions table's ``key``, the hash of the secret id). Ending every
+      session of a user writes one row per session it ended, never a
+      "all of them" row, so a reader matches on ``session_key`` alone.
+    - ``profile_changed``: ``user_id`` whose name, avatar or email changed;
+      ``session_key`` is None.
+    - ``apps_changed``: the list of registered apps changed; no user.
+
+    ``id`` only grows and is given in commit order, so "everything after the
+    last id I saw" misses nothing. ``data`` holds nothing secret and nothing
+    ``/api/me`` does not already tell (it is ``{}`` today). Events older than
+    an hour are purged with the dead sessions (:meth:`Store.purge_sessions`).
+    """
+
+    id: int
+    at: int
+    kind: str
+    user_id: str | None = None
+    session_key: str | None = None
+    data: dict[str, object] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class HandoffCode:
     """A one-time hand-off code as issued (onebar.handoff): whose session, which site, which PKCE challenge."""
@@ -95,6 +132,32 @@ class App:
     @property
     def origin(self) -> str:
         return normalize_origin(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Backchannel:
+    """Where an app's server hears that sessions ended (:mod:`onebar.backchannel`).
+
+    ``secret`` signs that app's logout tokens and no other app's; it never
+    leaves the service except to the operator who registers it.
+    """
+
+    app_id: str
+    #: The app's registered origin (``App.origin``): the token's audience.
+    origin: str
+    url: str
+    secret: str = field(repr=False)
+
+
+def check_backchannel_url(url: str, origin: str) -> str:
+    """``url`` if it is an http(s) URL on ``origin`` (the app's registered origin)
+    with no query or fragment; else :class:`ValidationError`."""
+    if normalize_origin(url) != origin:
+        raise ValidationError(f"a back-channel URL must be on the app's own origin {origin}, not {url!r}")
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "#" in url or not parts.path.startswith("/"):
+        raise ValidationError(f"a back-channel URL is a path on the app, such as {origin}/.onebar/backchannel")
+    return url
 
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -185,12 +248,19 @@ class Store(Protocol):
     def add_app(self, app: App) -> App: ...
     def remove_app(self, app_id: str) -> bool: ...
     def list_apps(self) -> list[App]: ...
+    #: Give an app a back-channel (``url`` on its origin, its own ``secret``), or none (``url=None``).
+    def set_backchannel(self, app_id: str, url: str | None, secret: str | None = None) -> bool: ...
+    def list_backchannels(self) -> list[Backchannel]: ...
 
     # the audit log
     def add_audit(self, event: AuditEvent) -> None: ...
     def list_audit(
         self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...
+
+    # the event log (:class:`Event`), written by the methods above; read in id order
+    def events_after(self, after_id: int, limit: int = 500) -> list[Event]: ...
+    def last_event_id(self) -> int: ...
 
     # attempt windows: failed sign-ins counted where every worker sees them
     def acquire_attempt(self, key: str, limit: int, window: float, now: float, amount: int = 1) -> bool: ...

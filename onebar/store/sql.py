@@ -20,6 +20,7 @@ its id, so a copy of the database cannot be turned into cookies.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -27,8 +28,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
-from .base import (APP_ID, ActiveSession, App, AuditEvent, HandoffCode, Session, User, clean_email,
-                   normalize_email, normalize_origin)
+from .base import (APP_ID, APPS_CHANGED, PROFILE_CHANGED, SESSION_ENDED, ActiveSession, App, AuditEvent, Backchannel,
+                   Event, HandoffCode, Session, User, check_backchannel_url, clean_email, normalize_email,
+                   normalize_origin)
 
 _USER_COLS = "u.id, u.email, u.name, u.avatar_url, u.created_at, u.email_verified, u.disabled_at"
 _NUSER = 7  # columns in _USER_COLS
@@ -55,6 +57,11 @@ def _audit_id() -> str:
     return f"{time.time_ns():020d}{secrets.token_hex(4)}"
 
 
+#: Events stay at least this long (seconds), so a bar that reconnects after a
+#: short gap replays what it missed instead of asking ``/api/me`` again.
+EVENT_KEEP = 3600
+
+
 def _session(row: Any) -> Session:
     return Session(*row)
 
@@ -72,6 +79,30 @@ class SQLStore:
 
     def _snapshot(self, db: Any) -> None:
         """Make every read of this write transaction see one snapshot (SQLite's already does)."""
+
+    def _record(self, db: Any, kind: str, rows: list[tuple[str | None, str | None]]) -> None:
+        """Append ``kind`` events, one per ``(user_id, session_key)``, in the caller's transaction.
+
+        Writers of events queue on one lock until they commit, so ids are
+        handed out in commit order and a reader that asks for "after id N"
+        never skips a row committed late (SQLite's write lock already does
+        this; PostgreSQL takes a transaction advisory lock).
+        """
+        if not rows:
+            return
+        self._lock_key(db, "onebar.events")
+        now = int(time.time())
+        db.executemany("INSERT INTO events (at, kind, user_id, session_key, data) VALUES (?, ?, ?, ?, ?)",
+                       [(now, kind, user_id, key, "{}") for user_id, key in rows])
+
+    def _end_sessions(self, db: Any, where: str, params: tuple[Any, ...]) -> int:
+        """Revoke the live sessions matching ``where`` and record one ``session_ended`` each."""
+        ended = db.execute(
+            f"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND {where} RETURNING user_id, key",
+            (int(time.time()), *params),
+        ).fetchall()  # read to the end: SQLite finishes a RETURNING statement only then
+        self._record(db, SESSION_ENDED, [(r[0], r[1]) for r in ended])
+        return len(ended)
 
     # -- users --------------------------------------------------------------
 
@@ -122,7 +153,8 @@ class SQLStore:
         with self._db(write=True) as db:
             if changes:
                 sets = ", ".join(f"{k} = ?" for k in changes)
-                db.execute(f"UPDATE users SET {sets} WHERE id = ?", (*changes.values(), user_id))
+                if db.execute(f"UPDATE users SET {sets} WHERE id = ?", (*changes.values(), user_id)).rowcount:
+                    self._record(db, PROFILE_CHANGED, [(user_id, None)])
             row = db.execute(f"SELECT {_USER_COLS} FROM users u WHERE u.id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"no user {user_id}")
@@ -137,8 +169,7 @@ class SQLStore:
             if db.execute("UPDATE users SET password = ?, token_version = token_version + 1 WHERE id = ?",
                           (password_hash, user_id)).rowcount == 0:
                 raise NotFound(f"no user {user_id}")
-            db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                       (int(time.time()), user_id))
+            self._end_sessions(db, "user_id = ?", (user_id,))
 
     def get_user_by_email(self, email: str) -> User | None:
         found = self.get_credentials(email)
@@ -157,6 +188,8 @@ class SQLStore:
                 changed = db.execute(
                     "UPDATE users SET email = ?, email_key = ?, email_verified = 0, token_version = token_version + 1"
                     " WHERE id = ?", (clean_email(email), key, user_id)).rowcount
+                if changed:
+                    self._record(db, PROFILE_CHANGED, [(user_id, None)])
         except self._integrity_errors:
             raise DuplicateError("an account with this email already exists") from None
         if not changed:
@@ -180,14 +213,14 @@ class SQLStore:
             changed = int(db.execute("UPDATE users SET disabled_at = ? WHERE id = ?",
                                      (now if disabled else None, user_id)).rowcount)
             if disabled:
-                db.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                           (now, user_id))
+                self._end_sessions(db, "user_id = ?", (user_id,))
         return changed > 0
 
     def delete_user(self, user_id: str) -> bool:
         """Delete an account and its sessions; its audit lines stay."""
         with self._db(write=True) as db:
-            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+            gone = db.execute("DELETE FROM sessions WHERE user_id = ? RETURNING key, revoked_at", (user_id,)).fetchall()
+            self._record(db, SESSION_ENDED, [(user_id, r[0]) for r in gone if r[1] is None])
             return int(db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount) > 0
 
     # -- sessions -------------------------------------------------------------
@@ -246,10 +279,7 @@ class SQLStore:
 
     def _revoke(self, where: str, params: tuple[str, ...]) -> int:
         with self._db(write=True) as db:
-            cur = db.execute(
-                f"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND {where}", (int(time.time()), *params)
-            )
-            return int(cur.rowcount)
+            return self._end_sessions(db, where, params)
 
     def list_sessions(self, user_id: str, now: int, limit: int = 50) -> list[Session]:
         with self._db() as db:
@@ -261,9 +291,11 @@ class SQLStore:
         return [_session(r) for r in rows]
 
     def purge_sessions(self, before: int) -> int:
-        """Delete sessions that expired or were revoked before ``before``, and attempts older than it."""
+        """Delete sessions that expired or were revoked before ``before``, attempts older than
+        a day before it, and events older than it (but never younger than :data:`EVENT_KEEP`)."""
         with self._db(write=True) as db:
             db.execute("DELETE FROM attempts WHERE at < ?", (before - 24 * 3600,))
+            db.execute("DELETE FROM events WHERE at < ?", (min(before, int(time.time()) - EVENT_KEEP),))
             return int(db.execute(
                 "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", (before, before)
             ).rowcount)
@@ -306,6 +338,23 @@ class SQLStore:
             ).fetchall()
         return [AuditEvent(*r) for r in reversed(rows)]
 
+    # -- the event log ---------------------------------------------------------------
+
+    def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
+        """Up to ``limit`` events with an id above ``after_id``, oldest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, at, kind, user_id, session_key, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [Event(id=int(r[0]), at=int(r[1]), kind=r[2], user_id=r[3], session_key=r[4], data=json.loads(r[5]))
+                for r in rows]
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0 when there is none): where a new reader starts."""
+        with self._db() as db:
+            return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
     # -- one-time hand-off codes ------------------------------------------------
 
     def create_handoff_code(
@@ -346,18 +395,45 @@ class SQLStore:
                 position = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM apps").fetchone()[0]
                 db.execute("INSERT INTO apps (id, name, url, position) VALUES (?, ?, ?, ?)",
                            (app.id, app.name.strip(), app.url, position))
+                self._record(db, APPS_CHANGED, [(None, None)])
         except self._integrity_errors:
             raise DuplicateError(f"an app with id {app.id!r} is already registered") from None
         return app
 
     def remove_app(self, app_id: str) -> bool:
         with self._db(write=True) as db:
-            return int(db.execute("DELETE FROM apps WHERE id = ?", (app_id,)).rowcount) > 0
+            removed = int(db.execute("DELETE FROM apps WHERE id = ?", (app_id,)).rowcount) > 0
+            if removed:
+                self._record(db, APPS_CHANGED, [(None, None)])
+            return removed
 
     def list_apps(self) -> list[App]:
         with self._db() as db:
             rows = db.execute("SELECT id, name, url FROM apps ORDER BY position").fetchall()
         return [App(*r) for r in rows]
+
+    def set_backchannel(self, app_id: str, url: str | None, secret: str | None = None) -> bool:
+        """Where the service POSTs logout tokens for ``app_id`` (:mod:`onebar.backchannel`),
+        signed with ``secret``; ``url=None`` removes it. False: no such app."""
+        with self._db(write=True) as db:
+            row = db.execute("SELECT url FROM apps WHERE id = ?", (app_id,)).fetchone()
+            if row is None:
+                return False
+            if url is not None:
+                check_backchannel_url(url, normalize_origin(row[0]))
+                if not secret or len(secret) < 32:
+                    raise ValidationError("a back-channel needs a secret of at least 32 characters")
+            else:
+                secret = None
+            db.execute("UPDATE apps SET backchannel_url = ?, backchannel_secret = ? WHERE id = ?",
+                       (url, secret, app_id))
+            return True
+
+    def list_backchannels(self) -> list[Backchannel]:
+        with self._db() as db:
+            rows = db.execute("SELECT id, url, backchannel_url, backchannel_secret FROM apps"
+                              " WHERE backchannel_url IS NOT NULL ORDER BY position").fetchall()
+        return [Backchannel(app_id=r[0], origin=normalize_origin(r[1]), url=r[2], secret=r[3]) for r in rows]
 
     # -- attempt windows (sign-in limits every worker and node shares) ------------
 

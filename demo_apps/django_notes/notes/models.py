@@ -1,3 +1,4 @@
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -36,3 +37,9 @@ def welcome(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
         Note.objects.bulk_create(
             Note(owner=instance, title=title, pinned=pinned, body=body) for title, pinned, body in WELCOME_NOTES
         )
+
+
+def signed_out(sender: Any, user_id: str, session_id: str | None, **kwargs: Any) -> None:
+    """The service's back-channel says a session of ``user_id`` ended (onebar's
+    ``user_signed_out``). Notes keeps nothing per session, so it says so in its log."""
+    logging.getLogger("notes").info("onebar: user %s signed out (session %s)", user_id, (session_id or "all")[:12])

@@ -10,6 +10,8 @@ its options):
     NOTES_DATA_DIR      where notes.sqlite3 lives      ./.data next to manage.py
     NOTES_SECRET_KEY    Django's secret key            random per process (a demo)
     NOTES_DEBUG         1 for Django's debug pages     off
+    NOTES_BACKCHANNEL_SECRET  this site's back-channel secret (onebar app add --backchannel-url)   none
+    NOTES_CACHE_TTL     seconds an Onebar answer is reused   5
 """
 
 import os
@@ -44,7 +46,15 @@ MIDDLEWARE = [
 
 # -- Onebar ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["onebar.integrations.django.OnebarBackend"]
-ONEBAR = {"SERVICE_URL": SERVICE_URL, "PUBLIC_URL": PUBLIC_URL, "SITE_URL": SITE_URL}
+ONEBAR = {
+    "SERVICE_URL": SERVICE_URL,
+    "PUBLIC_URL": PUBLIC_URL,
+    "SITE_URL": SITE_URL,
+    # The service tells this server at once when a session ends (the secret
+    # `onebar app add --backchannel-url http://…/.onebar/backchannel` printed).
+    "BACKCHANNEL_SECRET": os.environ.get("NOTES_BACKCHANNEL_SECRET") or None,
+    "CACHE_TTL": os.environ.get("NOTES_CACHE_TTL") or None,  # None: the default 5 s
+}
 # @login_required sends signed-out visitors to the service's sign-in page with
 # ?next=<the page's absolute URL>, and the service sends them back. On another
 # registrable domain, to this site's own hand-off path instead (docs/integrations.md).
