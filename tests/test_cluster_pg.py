@@ -324,3 +324,70 @@ def test_redis_stopped_sign_ins_go_on_without_limits_and_no_500(own_redis):
     # Each node says once that its limits are off, and why.
     for n in pc.nodes:
         assert n.log.read_text(errors="replace").count("sign-in limits are not enforced") == 1, n.tail()
+
+
+# -- key rotation, node by node -------------------------------------------------------------
+
+def signed_with(value: str, key: str) -> bool:
+    return SessionCodec([key], max_age=3600).decode(value) is not None
+
+
+def test_key_rotation_rolled_out_node_by_node_signs_nobody_out_until_the_old_key_is_dropped(
+        tmp_path, postgres_server, redis_server):
+    """docs/deploy.md, "Rotating the secret key": the three roll-outs, each node restarted in turn."""
+    old, new = procs.new_keys()
+    with pg_cluster(tmp_path, postgres_server, redis_server, keys=[old]) as pc:
+        ada = Browserish(pc.url)
+        assert ada.login(ADA[0], ADA[2]).status == 303
+        old_cookie = ada.cookie(COOKIE)
+        assert old_cookie and signed_with(old_cookie, old)
+        direct = [Browserish(n.url) for n in pc.nodes]
+
+        def roll_out(keys: list[str], check) -> None:  # type: ignore[no-untyped-def]
+            for i, n in enumerate(pc.nodes):
+                n.env = {**n.env, "ONEBAR_SECRET_KEYS": ",".join(keys)}
+                n.stop()
+                n.start()
+                check(i)
+
+        # 1. Every node learns the new key, listed first: it verifies, the old key still signs.
+        def step1(restarted: int) -> None:
+            for client in direct:
+                reply, body = me(client, old_cookie)
+                assert body["user"]["email"] == ADA[0], "the old key's cookie works on every node"
+                assert not reply.header_list("Set-Cookie"), "nothing is re-signed yet"
+            fresh = Browserish(pc.nodes[restarted].url)
+            assert fresh.login(ADA[0], ADA[2]).status == 303
+            assert signed_with(fresh.cookie(COOKIE), old), "a node that only verifies the new key signs with the old"
+
+        roll_out([new, old], step1)
+
+        # 2. The new key moves last: it signs. Nodes not yet restarted verify it already.
+        new_cookies: list[str] = []
+
+        def step2(restarted: int) -> None:
+            fresh = Browserish(pc.nodes[restarted].url)
+            assert fresh.login(ADA[0], ADA[2]).status == 303
+            new_cookies.append(fresh.cookie(COOKIE))  # type: ignore[arg-type]
+            assert signed_with(new_cookies[-1], new) and not signed_with(new_cookies[-1], old)
+            for client in direct:
+                for value in (old_cookie, *new_cookies):
+                    assert me(client, value)[1]["user"]["email"] == ADA[0], "every cookie works on every node"
+            # The restarted node re-signs an old cookie with the new key as it answers.
+            reply, _ = me(Browserish(pc.nodes[restarted].url), old_cookie)
+            reissued = next(c for c in reply.header_list("Set-Cookie") if c.startswith(COOKIE + "="))
+            assert signed_with(reissued.split(";")[0].split("=", 1)[1], new)
+
+        roll_out([old, new], step2)
+
+        # 3. The old key is dropped: its cookies mean signed out, the new ones still work.
+        def step3(restarted: int) -> None:
+            reply, body = me(Browserish(pc.nodes[restarted].url), old_cookie)
+            assert body["user"] is None, "a cookie only the dropped key signed is signed out"
+            for client in direct:
+                assert all(me(client, v)[1]["user"]["email"] == ADA[0] for v in new_cookies)
+
+        roll_out([new], step3)
+        for _ in range(2):  # through nginx, both nodes
+            assert me(Browserish(pc.url), old_cookie)[1]["user"] is None
+            assert me(Browserish(pc.url), new_cookies[0])[1]["user"]["email"] == ADA[0]
