@@ -1,17 +1,20 @@
 """Service nodes behind a real nginx, on loopback: for tests, the benchmarks and docs/deploy.md.
 
-:func:`nginx_config` writes the configuration ``docs/deploy.md`` shows (round
-robin over the nodes, forwarded headers, a dead node skipped). :class:`Nginx`
-runs Debian's ``nginx`` as this user's own process (``-p`` a temporary prefix,
-``daemon off``, a free port), never the system service. :func:`node` starts one
-``onebar serve`` whose settings come only from ``ONEBAR_*`` variables, so the
-same code starts nodes on SQLite (one shared file on one machine) or, once
-configured, on ``ONEBAR_DATABASE_URL`` and ``ONEBAR_REDIS_URL``: every
-``ONEBAR_*`` variable of the caller's environment is passed through. ::
+:func:`site_config` writes the configuration ``docs/deploy.md`` shows (round
+robin over the nodes, forwarded headers, a dead node skipped, an access log
+that names the node behind each request); :func:`nginx_config` wraps it for a
+private nginx process. :class:`Nginx` runs Debian's ``nginx`` as this user's
+own process (``-p`` a temporary prefix, ``daemon off``, a free port), never
+the system service. :func:`node` starts one ``onebar serve`` whose settings
+come only from ``ONEBAR_*`` variables, so the same code starts nodes on SQLite
+(one shared file on one machine) or on ``ONEBAR_DATABASE_URL`` and
+``ONEBAR_REDIS_URL`` (tests/test_cluster_pg.py): every ``ONEBAR_*`` variable
+of the caller's environment and of ``env`` is passed through. ::
 
-    with cluster(tmp, nodes=2, env={"ONEBAR_TRUSTED_PROXIES": "1"}) as c:
-        urllib.request.urlopen(c.url + "/api/me")      # through nginx
-        c.nodes[0].kill9(); c.nodes[0].start()          # a node dies and rejoins
+    with cluster(tmp, keys, nodes=2, env={"ONEBAR_TRUSTED_PROXIES": "1"}) as c:
+        reply = urllib.request.urlopen(c.url + "/api/me")  # through nginx
+        c.node_of(reply.headers["X-Request-Id"])            # which node answered it
+        c.nodes[0].kill9(); c.nodes[0].start()              # a node dies and rejoins
 """
 
 from __future__ import annotations

@@ -34,13 +34,14 @@ from bench.engines import PostgresServer, RedisServer
 from onebar.sessions import SessionCodec
 from onebar.store.postgres import PostgresStore
 
-from .browser.conftest import HOSTPAGE
 from .httpclient import Browserish, Reply
-from .live import TEST_SECRET_KEYS, onebar, run_server
+from .live import ROOT, TEST_SECRET_KEYS, onebar, run_server
 
 ADA = ("ada@example.com", "Ada Lovelace", "lovelace1815")
 GRACE = ("grace@example.com", "Grace Hopper", "cobol1959")
 COOKIE = "onebar_session"
+#: A static site that embeds the bar (the browser tests' host page).
+HOSTPAGE = ROOT / "tests" / "browser" / "hostpage.py"
 
 #: The longest a request may take while PostgreSQL is down: the pool's wait
 #: plus one connection attempt (PostgresStore's own bounds), and slack for a
