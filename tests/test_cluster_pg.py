@@ -87,7 +87,8 @@ def pg_cluster(tmp: Path, pg: PostgresServer, rds: RedisServer, *, keys: Sequenc
     """Two nodes on a fresh database of ``pg`` and on ``rds``, behind nginx; the database dropped afterwards."""
     name = "c_" + secrets.token_hex(6)
     url = pg.create_database(name)
-    redis.Redis(port=rds.port).flushdb()
+    with redis.Redis(port=rds.port) as r:
+        r.flushdb()
     store_env = {"ONEBAR_DATABASE_URL": url, "ONEBAR_REDIS_URL": rds.url, "ONEBAR_TRUSTED_PROXIES": "1",
                  **(env or {})}
     data = tmp / "data"
@@ -177,7 +178,8 @@ def test_failed_sign_ins_spread_over_both_nodes_hit_the_limit_counted_in_redis(s
         blocked.append(shared.node_of(reply))
     assert set(blocked) == {0, 1}, f"not refused by both nodes: {blocked}"
 
-    counted = [k.decode() for k in redis.Redis(port=shared.redis.port).keys("*")]
+    with redis.Redis(port=shared.redis.port) as r:
+        counted = [k.decode() for k in r.keys("*")]
     assert any(GRACE[0] in k and "127.0.0.2" in k for k in counted), f"the counts are not in Redis: {counted}"
 
 
