@@ -1,17 +1,20 @@
 """Service nodes behind a real nginx, on loopback: for tests, the benchmarks and docs/deploy.md.
 
-:func:`nginx_config` writes the configuration ``docs/deploy.md`` shows (round
-robin over the nodes, forwarded headers, a dead node skipped). :class:`Nginx`
-runs Debian's ``nginx`` as this user's own process (``-p`` a temporary prefix,
-``daemon off``, a free port), never the system service. :func:`node` starts one
-``onebar serve`` whose settings come only from ``ONEBAR_*`` variables, so the
-same code starts nodes on SQLite (one shared file on one machine) or, once
-configured, on ``ONEBAR_DATABASE_URL`` and ``ONEBAR_REDIS_URL``: every
-``ONEBAR_*`` variable of the caller's environment is passed through. ::
+:func:`site_config` writes the configuration ``docs/deploy.md`` shows (round
+robin over the nodes, forwarded headers, a dead node skipped, an access log
+that names the node behind each request); :func:`nginx_config` wraps it for a
+private nginx process. :class:`Nginx` runs Debian's ``nginx`` as this user's
+own process (``-p`` a temporary prefix, ``daemon off``, a free port), never
+the system service. :func:`node` starts one ``onebar serve`` whose settings
+come only from ``ONEBAR_*`` variables, so the same code starts nodes on SQLite
+(one shared file on one machine) or on ``ONEBAR_DATABASE_URL`` and
+``ONEBAR_REDIS_URL`` (tests/test_cluster_pg.py): every ``ONEBAR_*`` variable
+of the caller's environment and of ``env`` is passed through. ::
 
-    with cluster(tmp, nodes=2, env={"ONEBAR_TRUSTED_PROXIES": "1"}) as c:
-        urllib.request.urlopen(c.url + "/api/me")      # through nginx
-        c.nodes[0].kill9(); c.nodes[0].start()          # a node dies and rejoins
+    with cluster(tmp, keys, nodes=2, env={"ONEBAR_TRUSTED_PROXIES": "1"}) as c:
+        reply = urllib.request.urlopen(c.url + "/api/me")  # through nginx
+        c.node_of(reply.headers["X-Request-Id"])            # which node answered it
+        c.nodes[0].kill9(); c.nodes[0].start()              # a node dies and rejoins
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -44,17 +48,76 @@ def require_nginx() -> str:
     return exe
 
 
-def nginx_config(*, listen: str, upstreams: Sequence[str], prefix: Path, forwarded_proto: str = "$scheme",
-                 user: str | None = None) -> str:
-    """An nginx.conf for nodes ``upstreams`` (``host:port``) behind ``listen``.
+#: The proxy's access log: one line per request with the node that answered it
+#: (``$upstream_addr``; after a retry, the nodes tried, the answering one last)
+#: and ``$request_id``, which nginx also sends to the client as ``X-Request-Id``,
+#: so one request can be followed from the client to the node. ``$uri`` is the
+#: path without its query string (``next=`` targets and hand-off codes travel
+#: there), as in the service's own access log.
+LOG_FORMAT = "$msec $request_id $remote_addr \"$request_method $uri\" $status $upstream_addr"
+
+
+def site_config(*, listen: str, upstreams: Sequence[str], access_log: str, forwarded_proto: str = "$scheme",
+                server_name: str | None = None, tls: tuple[str, str] | None = None) -> str:
+    """The service's part of an nginx configuration (inside ``http { }``): what docs/deploy.md shows.
 
     ``forwarded_proto`` is what nginx tells the nodes the client used:
     ``$scheme`` where nginx terminates TLS itself; the tests pass ``https`` to
-    stand for a TLS listener without certificates.
+    stand for a TLS listener without certificates. ``tls`` (certificate, key)
+    adds them and a port-80 server that redirects to https.
     """
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)
+    servers = "\n".join(f"    server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)
+    name = f"\n    server_name {server_name};" if server_name else ""
+    certs = f"\n    ssl_certificate     {tls[0]};\n    ssl_certificate_key {tls[1]};" if tls else ""
+    redirect = f"""
+server {{
+    listen 80;{name}
+    return 301 https://$host$request_uri;
+}}
+""" if tls else ""
+    return f"""\
+log_format onebar '{LOG_FORMAT}';
+upstream onebar {{
+    # Round robin; a node that refuses or times out is skipped for 2 s.
+{servers}
+    keepalive 32;
+}}
+server {{
+    listen {listen};{name}{certs}
+    client_max_body_size 64k;
+    access_log {access_log} onebar;
+    location / {{
+        proxy_pass http://onebar;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        # What the nodes believe with ONEBAR_TRUSTED_PROXIES=1: the
+        # address nginx saw, appended last, and the scheme it served.
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto {forwarded_proto};
+        proxy_connect_timeout 1s;
+        proxy_read_timeout 30s;
+        # A node that is down (refused, reset before an answer) is
+        # skipped; a POST already sent is never sent twice.
+        proxy_next_upstream error timeout;
+        # The id of this request in the access log above, for the client.
+        add_header X-Request-Id $request_id always;
+    }}
+}}
+{redirect}"""
+
+
+def nginx_config(*, listen: str, upstreams: Sequence[str], prefix: Path, forwarded_proto: str = "$scheme",
+                 user: str | None = None) -> str:
+    """A whole nginx.conf for nodes ``upstreams`` (``host:port``) behind ``listen``, run from ``prefix``.
+
+    The service's part is :func:`site_config`; around it, what a private nginx
+    process needs (no daemon, its pid file, logs and temp files under ``prefix``).
+    """
     temp = "\n".join(f"    {kind}_temp_path {prefix}/tmp/{kind};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    site = textwrap.indent(site_config(listen=listen, upstreams=upstreams, access_log=f"{prefix}/access.log",
+                                       forwarded_proto=forwarded_proto), "    ")
     return f"""\
 # Generated by bench/cluster.py (docs/deploy.md shows the same, with TLS).
 {f'user {user};' if user else ''}
@@ -64,33 +127,8 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
 {temp}
-    upstream onebar {{
-        # Round robin; a node that refuses or times out is skipped for 2 s.
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen {listen};
-        client_max_body_size 64k;
-        location / {{
-            proxy_pass http://onebar;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            # What the nodes believe with ONEBAR_TRUSTED_PROXIES=1: the
-            # address nginx saw, appended last, and the scheme it served.
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto {forwarded_proto};
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 30s;
-            # A node that is down (refused, reset before an answer) is
-            # skipped; a POST already sent is never sent twice.
-            proxy_next_upstream error timeout;
-        }}
-    }}
-}}
+{site}}}
 """
 
 
@@ -129,6 +167,31 @@ class Nginx:
                     self.stop()
                     raise RuntimeError(f"nginx did not listen on {self.port} within {timeout:.0f}s:\n{self.tail()}")
                 time.sleep(0.05)
+
+    @property
+    def access_log(self) -> Path:
+        return self.prefix / "access.log"
+
+    def upstream_of(self, request_id: str, timeout: float = 2.0) -> str:
+        """The node (``host:port``) that answered request ``request_id`` (its ``X-Request-Id``).
+
+        nginx writes the line once the answer is out, so it may come a moment
+        after the client has read it: wait up to ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                lines = self.access_log.read_text(errors="replace").splitlines()
+            except FileNotFoundError:
+                lines = []
+            for line in reversed(lines):
+                fields = line.split(" ")
+                if len(fields) > 1 and fields[1] == request_id:
+                    # After a retry "$upstream_addr" lists every node tried: the last one answered.
+                    return line.rsplit(" ", 1)[-1].rsplit(",", 1)[-1].strip()
+            if time.monotonic() > deadline:
+                raise LookupError(f"request {request_id} is not in {self.access_log}")
+            time.sleep(0.02)
 
     def tail(self) -> str:
         out = []
@@ -172,6 +235,14 @@ class Cluster:
     @property
     def url(self) -> str:
         return self.nginx.url
+
+    def node_of(self, request_id: str) -> int:
+        """Which of :attr:`nodes` (its index) answered the request nginx numbered ``request_id``."""
+        answered = self.nginx.upstream_of(request_id)
+        for i, n in enumerate(self.nodes):
+            if answered == f"127.0.0.1:{n.port}":
+                return i
+        raise LookupError(f"request {request_id} was answered by {answered!r}, not a node of this cluster")
 
 
 @contextmanager

@@ -58,7 +58,7 @@ def markdown(rows: list[Row], command: str) -> str:
     from .report import ms, num, stamp, table
 
     out = ["## 7. Signed-in `GET /api/me` with the store on PostgreSQL", "",
-           "The same service (`onebar serve`, waitress, 8 threads) over the same "
+           "The same service (`onebar serve`: granian, 1 worker × 8 threads) over the same "
            f"{USERS:,} users, once on the embedded SQLite file and once on PostgreSQL "
            "(a local server started for the run, psycopg 3 with a pool of up to 10 connections). "
            "Ratio = PostgreSQL req/s ÷ SQLite req/s, median of the per-round ratios. A signed-in `/api/me` "

@@ -11,7 +11,8 @@ Every setting, with its variable::
     database            ONEBAR_DATABASE            <data_dir>/onebar.sqlite3
     database_url        ONEBAR_DATABASE_URL        none: the SQLite file above; postgresql://… for
                                                    many nodes, or sqlite:///path (sets database)
-    secret_keys         ONEBAR_SECRET_KEYS         comma separated, oldest first;
+    secret_keys         ONEBAR_SECRET_KEYS         comma separated: the last one signs, every
+                                                   one verifies (docs/deploy.md, rotating them);
                                                    else <data_dir>/secret_keys.json
     public_url          ONEBAR_PUBLIC_URL          the URL browsers use for the service
     cookie_name         ONEBAR_COOKIE_NAME         onebar_session
