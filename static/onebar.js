@@ -197,7 +197,9 @@
 
   const apply = (answer, fromOtherTab) => { // throws on a document it cannot draw, before changing anything
     if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
-    if (answer.cross_site) import(api + '/onebar-handoff.js'); // once: a module runs once per page
+    // The lazy modules this page needs: the hand-off on another registrable
+    // domain, the live stream (docs/bar.md). Once: a module runs once per page.
+    for (const path of answer.modules || []) import(api + path);
     const json = JSON.stringify(answer);
     if (json == shownDoc) return;
     render(answer);

@@ -102,7 +102,7 @@ def fixed_document(service: str, avatar_url: str | None = None) -> dict[str, obj
 
 def page(service: str, q: dict[str, str]) -> str:
     attrs = {"src": q.get("src", f"{service}/onebar.js"), "data-app": q.get("app", "notes")}
-    for key in ("theme", "lang", "mount", "api", "user"):
+    for key in ("theme", "lang", "mount", "api", "user", "live"):
         if q.get(key) or key == "user" and key in q:
             attrs[f"data-{key}"] = q[key]
     if q.get("auto"):
