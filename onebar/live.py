@@ -232,7 +232,7 @@ class LiveApp:
             store = open_store(settings)
         self.settings = settings
         self.store = store
-        self.hub = hub or Hub(store)
+        self.hub = hub or Hub(store, interval=settings.events_poll_ms / 1000)
         self.codec = SessionCodec(settings.secret_keys, settings.session_max_age)
         self.credentials = SiteCredentials(settings.secret_keys, settings.session_max_age)
         self.app_origins = frozenset(a.origin for a in store.list_apps())

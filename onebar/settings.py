@@ -55,6 +55,8 @@ Every setting, with its variable::
     events_url          ONEBAR_EVENTS_URL          none: bars are not live. The URL of GET /api/events
                                                    (onebar.live) that /api/me tells bars to follow;
                                                    `onebar serve` sets it to its --events-port
+    events_poll_ms      ONEBAR_EVENTS_POLL_MS      250: the stream process reads the event log this
+                                                   often (ms); with redis_url, a wake-up reads it at once
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ class Settings:
     access_log: bool = True
     #: Where bars follow the live stream (onebar.live); None: no stream advertised.
     events_url: str | None = None
+    #: Milliseconds between two reads of the event log by a stream process.
+    events_poll_ms: int = 250
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -138,6 +142,8 @@ class Settings:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"events_url must be an http(s) URL such as https://id.example.com/api/events, "
                                   f"not {self.events_url!r}")
+        if self.events_poll_ms < 10:
+            raise ConfigError("events_poll_ms must be at least 10")
         if self.hashing_threads < 1 or self.hashing_wait < 0 or self.session_purge_interval < 0:
             raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
@@ -228,6 +234,7 @@ _KINDS: dict[str, type] = {
     "allowed_hosts": tuple,
     "access_log": bool,
     "events_url": str,
+    "events_poll_ms": int,
 }
 
 

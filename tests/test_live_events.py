@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .httpclient import Browserish
-from .live import Service, start_service
+from .live import Service, onebar, start_service
 
 APP = "http://localhost:5999"
 PASSWORD = "correct horse battery"
@@ -199,3 +199,35 @@ def test_the_stream_process_stops_with_the_service(tmp_path: Path) -> None:
         except OSError:
             return
     pytest.fail("the live stream process outlived onebar serve")
+
+
+def test_with_redis_an_event_on_one_node_reaches_a_stream_held_by_another_at_once(
+        tmp_path: Path, redis_server) -> None:  # type: ignore[no-untyped-def]
+    # Two nodes on one store, each with its own stream process; both read the
+    # event log only every 60 s, so only a Redis wake-up can deliver in time.
+    slow = {"ONEBAR_EVENTS_POLL_MS": "60000", "ONEBAR_REDIS_URL": redis_server.url}
+    users = [("ada@example.com", "Ada", PASSWORD)]
+    with start_service(tmp_path / "svc", apps=[("notes", "Notes", APP + "/")], users=users, env=slow) as a, \
+            start_service(tmp_path / "svc", env=slow) as b:
+        browser = signed_in(a, "ada@example.com")
+        on_b = opened(b, browser)
+        token = browser.csrf("/account")
+        assert browser.post("/account/profile", data={"csrf_token": token, "name": "Ada B",
+                                                      "avatar_url": ""}).status == 303  # on node A
+        assert on_b.next(timeout=5.0)["event"] == "profile_changed"
+        onebar(b.data_dir, "user", "disable", "ada@example.com", env=slow)  # the CLI publishes too
+        assert on_b.next(timeout=5.0)["event"] == "session_ended"
+
+
+def test_without_a_wake_up_a_slow_poll_is_what_delivers(tmp_path: Path) -> None:
+    # The control for the test above: no Redis, the same 60 s poll, nothing arrives within 5 s.
+    users = [("ada@example.com", "Ada", PASSWORD)]
+    with start_service(tmp_path / "svc", apps=[("notes", "Notes", APP + "/")], users=users,
+                       env={"ONEBAR_EVENTS_POLL_MS": "60000"}) as a:
+        browser = signed_in(a, "ada@example.com")
+        stream = opened(a, browser)
+        token = browser.csrf("/account")
+        assert browser.post("/account/profile", data={"csrf_token": token, "name": "Ada B",
+                                                      "avatar_url": ""}).status == 303
+        with pytest.raises(TimeoutError):
+            stream.next(timeout=5.0)

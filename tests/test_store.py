@@ -493,3 +493,16 @@ def test_concurrent_writers_never_let_a_reader_skip_an_event(store):
     reader.join(timeout=60)
     assert sorted(seen) == [e.id for e in store.events_after(start, limit=1000)]
     assert len(seen) == 60
+
+
+def test_a_transaction_that_records_events_wakes_the_streams_after_it_commits(store):
+    woken: list[int] = []
+    store.on_events = lambda: woken.append(store.last_event_id())  # after the commit: the event is readable
+    user = store.create_user("ada@example.com", "Ada", "h")
+    assert woken == []  # nothing to tell
+    store.update_user(user.id, name="Ada L.")
+    assert woken == [store.last_event_id()]
+    with pytest.raises(DuplicateError):
+        store.add_app(App("notes", "Notes again", "https://notes2.example.com/"))  # rolled back
+    store.set_password(user.id, "h2")  # no session to end: no event
+    assert len(woken) == 1
