@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,3 +232,47 @@ def test_without_a_wake_up_a_slow_poll_is_what_delivers(tmp_path: Path) -> None:
                                                       "avatar_url": ""}).status == 303
         with pytest.raises(TimeoutError):
             stream.next(timeout=5.0)
+
+
+def test_hundreds_of_open_streams_leave_api_me_and_sign_in_answering(svc: Service) -> None:
+    from onebar.sessions import SessionCodec
+    from onebar.store import SQLiteStore
+
+    from .live import TEST_SECRET_KEYS
+
+    store = SQLiteStore(svc.data_dir / "onebar.sqlite3")
+    user = store.get_user_by_email("ada@example.com")
+    codec = SessionCodec(TEST_SECRET_KEYS, 3600)
+    cookies = [codec.encode(store.create_session(user.id, expires_at=int(time.time()) + 3600), user.id)
+               for _ in range(40)]
+    store.close()
+    sockets = []
+    try:
+        for i in range(320):  # 8 per session, the most a session may hold
+            sock = socket.create_connection(("localhost", svc.events_port), timeout=10)
+            sockets.append(sock)
+            sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: localhost\r\nCookie: onebar_session={cookies[i // 8]}\r\n\r\n"
+                         .encode())
+        for sock in sockets:
+            seen = b""
+            while b"event: ready" not in seen:
+                chunk = sock.recv(4096)
+                assert chunk, "a stream closed before it was ready"
+                seen += chunk
+        browser = Browserish(svc.url)
+        browser.jar.set_cookie(_cookie("onebar_session", cookies[0]))
+        for _ in range(20):
+            answer = json.loads(browser.get("/api/me").body)
+            assert answer["user"]["email"] == "ada@example.com"
+        assert Browserish(svc.url).get("/login").status == 200
+        assert signed_in(svc, "ada@example.com").cookie("onebar_session")
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _cookie(name: str, value: str):  # type: ignore[no-untyped-def]
+    import http.cookiejar
+
+    return http.cookiejar.Cookie(0, name, value, None, False, "localhost.local", False, False, "/", True, False,
+                                 None, True, None, None, {})

@@ -171,3 +171,48 @@ def test_data_live_off_opens_no_stream(context: BrowserContext, domains: Domains
     expect(user_name(quiet)).to_have_text(ADA[1])
     quiet.wait_for_timeout(500)
     assert streams == []
+
+
+def sign_in_at_the_service(context: BrowserContext, domains: Domains) -> None:
+    page = context.new_page()
+    page.goto(f"{domains.id}/login")
+    page.get_by_label("Email").fill(ADA[0])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{domains.id}/**")
+    page.close()
+
+
+def bring_in(page: Page, url: str) -> None:
+    """``url``'s bar signed in as Ada: same-site at once, cross-site after one click (the hand-off)."""
+    page.goto(url)
+    expect(user_name(page).or_(sign_in_link(page))).to_be_visible()
+    if sign_in_link(page).count():
+        sign_in_link(page).click()
+    expect(user_name(page)).to_have_text(ADA[1])
+
+
+def test_eight_tabs_of_four_apps_still_load_sign_in_and_sign_out(context: BrowserContext, domains: Domains) -> None:
+    # Over HTTP/1.1 a browser opens at most 6 connections to one host for all
+    # its tabs: streams must leave room for /api/me and the sign-in pages.
+    sign_in_at_the_service(context, domains)
+    urls = [f"{site}/page?app={name}" for name, site in
+            (("a", domains.a), ("b", domains.b), ("c", domains.c), ("d", domains.d)) for _ in range(2)]
+    streaming: set[int] = set()
+    tabs = []
+    for i, url in enumerate(urls):
+        tab = context.new_page()
+        tab.on("request", lambda r, i=i: "/api/events" in r.url and streaming.add(i))
+        bring_in(tab, url)
+        tabs.append(tab)
+    tabs[0].wait_for_timeout(500)
+    assert 1 <= len(streaming) <= 4  # one stream per site, however many of its tabs are visible
+
+    tabs[4].locator("one-bar [part~=user]").click()  # sign out on C
+    tabs[4].get_by_role("menuitem", name="Sign out").click()
+    for tab in tabs:
+        expect(sign_in_link(tab)).to_be_visible()  # every bar heard, live or from its site's other tab
+
+    sign_in_at_the_service(context, domains)
+    for tab, url in zip(tabs, urls, strict=True):
+        bring_in(tab, url)
