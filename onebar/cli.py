@@ -132,6 +132,7 @@ def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, acces
     os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
     if access_log is not None:
         os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"
+    check_port(host, port)  # the service's own port first: refuse it before starting anything
     events = None
     if events_port != 0:
         chosen = events_port or (port + 1 if port < 65535 else 0)
