@@ -50,6 +50,7 @@ Run it alone (``onebar serve`` does this for you)::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -133,6 +134,7 @@ class Hub:
         self.streams: set[Stream] = set()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
 
     async def start(self) -> None:
         """Start following the log from its current end (once; later calls do nothing)."""
@@ -141,6 +143,7 @@ class Hub:
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
         self.position = await asyncio.to_thread(self.store.last_event_id)
+        self._ready.set()
 
     def wake(self) -> None:
         """Read the log now (a Redis wake-up; thread-safe through the loop)."""
@@ -193,6 +196,7 @@ class Hub:
 
     async def _run(self) -> None:
         assert self._wake is not None
+        await self._ready.wait()  # from the log's end, never from its start
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval)
@@ -237,7 +241,7 @@ class LiveApp:
         self.credentials = SiteCredentials(settings.secret_keys, settings.session_max_age)
         self.app_origins = frozenset(a.origin for a in store.list_apps())
         self.origins = self.app_origins | ({settings.public_url} if settings.public_url else set())
-        self._started = False
+        self._starting: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._redis: threading.Thread | None = None
 
@@ -252,7 +256,8 @@ class LiveApp:
         path, method = scope.get("path"), scope.get("method")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
         if path == "/healthz" and method == "GET":
-            return await _answer(send, 200, b'{"status":"ok"}', [("content-type", "application/json")])
+            body = json.dumps({"status": "ok", "streams": len(self.hub.streams)}).encode()
+            return await _answer(send, 200, body, [("content-type", "application/json"), ("cache-control", "no-store")])
         if path != PATH:
             return await _answer(send, 404, b'{"error":"not found"}', [("content-type", "application/json")])
         origin = headers.get("origin")
@@ -278,9 +283,12 @@ class LiveApp:
                 return
 
     async def _start(self) -> None:
-        if self._started:
-            return
-        self._started = True
+        """Start the hub, the heartbeats and the Redis listener once; every caller waits for it."""
+        if self._starting is None:
+            self._starting = asyncio.get_running_loop().create_task(self._start_once())
+        await asyncio.shield(self._starting)
+
+    async def _start_once(self) -> None:
         await self.hub.start()
         self._beat = asyncio.get_running_loop().create_task(self._heartbeats())
         if self.settings.redis_url:

@@ -7,6 +7,7 @@ import http.client
 import json
 import socket
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -276,3 +277,21 @@ def _cookie(name: str, value: str):  # type: ignore[no-untyped-def]
 
     return http.cookiejar.Cookie(0, name, value, None, False, "localhost.local", False, False, "/", True, False,
                                  None, True, None, None, {})
+
+
+def test_a_closed_stream_is_let_go(tmp_path: Path) -> None:
+    with start_service(tmp_path / "svc", apps=[("notes", "Notes", APP + "/")],
+                       users=[("ada@example.com", "Ada", PASSWORD)]) as own:
+        def held() -> int:
+            with urllib.request.urlopen(f"http://localhost:{own.events_port}/healthz", timeout=5) as reply:
+                return int(json.load(reply)["streams"])
+
+        browser = signed_in(own, "ada@example.com")
+        streams = [opened(own, browser) for _ in range(5)]
+        assert held() == 5
+        for stream in streams:
+            stream.close()  # the tab went away without a word
+        deadline = time.monotonic() + 10
+        while held() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert held() == 0
