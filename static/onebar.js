@@ -199,7 +199,7 @@
     if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
     // The lazy modules this page needs: the hand-off on another registrable
     // domain, the live stream (docs/bar.md). Once: a module runs once per page.
-    for (const path of answer.modules || []) import(api + path);
+    for (const path of answer.modules || []) import(api + path).catch(warn); // a page leaving, a strict CSP: say so, never throw
     const json = JSON.stringify(answer);
     if (json == shownDoc) return;
     render(answer);

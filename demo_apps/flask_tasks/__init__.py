@@ -51,7 +51,11 @@ WELCOME_TASKS = (
 MAX_TITLE = 200
 
 
-def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None) -> Flask:
+def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None,
+               events_origin: str = "") -> Flask:
+    """The Tasks demo site. ``events_origin``: the origin of the service's live
+    stream when it is not the service's own (``onebar serve --events-port``),
+    which the page's Content-Security-Policy must let the bar connect to."""
     app = Flask(__name__)
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -80,10 +84,12 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
     @app.after_request
     def headers(response: Response) -> Response:
         service = identity().public_url
-        # The bar needs nothing beyond its own script and its API: a strict policy still works.
+        # The bar needs nothing beyond its own script and its API (and its live
+        # stream's port, docs/bar.md): a strict policy still works.
+        connect = f"{service} {events_origin}".strip()
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; script-src 'self' {service}; connect-src 'self' {service}; "
+            f"default-src 'self'; script-src 'self' {service}; connect-src 'self' {connect}; "
             "img-src 'self' https: data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
             "frame-ancestors 'none'",
         )

@@ -21,13 +21,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--service-url", default=os.environ.get("ONEBAR_SERVICE_URL", "http://localhost:8000"),
                         help="the Onebar identity service (default: $ONEBAR_SERVICE_URL or %(default)s)")
+    parser.add_argument("--events-origin", default=os.environ.get("TASKS_EVENTS_ORIGIN", ""),
+                        help="the origin of the service's live stream, when it has its own port (for the CSP)")
     parser.add_argument("--data-dir", default=os.environ.get("TASKS_DATA_DIR"),
                         help="where tasks.sqlite3 lives (default: $TASKS_DATA_DIR or a temporary directory)")
     args = parser.parse_args()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="onebar-tasks-")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"))
+        app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"), args.events_origin)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -117,6 +117,8 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, events
                 for site in SITES:
                     site_dir = base / "demo" / site.id
                     where = ["--out", str(site_dir)] if site.id == "handbook" else ["--data-dir", str(site_dir)]
+                    if site.id == "tasks":  # the one demo site with a Content-Security-Policy
+                        where += ["--events-origin", f"http://localhost:{events_port}"]
                     processes.append(_start(
                         f"{site.name} ({site.kind})", f"http://localhost:{site_ports[site.id]}", site.health,
                         base / "demo" / "logs" / f"{site.id}.log", apps_root,
