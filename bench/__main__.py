@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import loadgen, me, report, scale, servers, size, storm
 
-BENCHES = ("servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster")
+BENCHES = ("servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live")
 
 INTRO = """\
 # Benchmarks
@@ -26,7 +26,7 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only servers,me  # some of: servers, me, storm, middleware, size, browser, scale, store, cluster
+    python -m bench --only servers,me  # some of: servers, me, storm, middleware, size, browser, scale, store, cluster, live
     python -m bench --only size      # the bar's wire size alone (seconds; no wrk, no browser)
     python -m bench.drill            # the reliability drill (its section is at the end)
 
@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
             section("cluster", lambda: clusterbench.markdown(
                 clusterbench.run(work, connections=connections, rounds=rounds, seconds=seconds, progress=log),
                 command))
+
+        if "live" in only:
+            from . import live
+
+            counts = (1, 1_000) if args.quick else live.COUNTS
+            section("live", lambda: live.markdown(live.run(work, counts, progress=log), command))
 
     if not args.no_write:
         report.write_sections(args.out, sections)

@@ -222,7 +222,7 @@ def node(data_dir: Path, keys: Sequence[str], *, name: str, port: int | None = N
     """One ``onebar serve`` node (not started). Nodes given the same data dir share its SQLite file."""
     port = port or procs.free_port()
     argv = [sys.executable, "-m", "onebar", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--threads", str(threads)]
+            "--workers", str(workers), "--threads", str(threads), "--events-port", "0"]  # no live stream here
     full_env = {**passthrough_env(), **procs.service_env(data_dir, keys), **(env or {})}
     return procs.server(name, argv, port, data_dir / f"{name}.log", full_env)
 

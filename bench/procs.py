@@ -69,7 +69,7 @@ def service(data_dir: Path, keys: Sequence[str], *, port: int | None = None, thr
     """The identity service, as ``onebar serve --host localhost --port P --workers W --threads N``."""
     port = port or free_port()
     argv = [sys.executable, "-m", "onebar", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
-            "--threads", str(threads)]
+            "--threads", str(threads), "--events-port", "0"]  # the live stream has its own benchmark
     return server("onebar serve", argv, port, data_dir / "service.log", service_env(data_dir, keys, env))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ("intro", "servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "drill")
+ORDER = ("intro", "servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live", "drill")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:

@@ -52,7 +52,7 @@ TARGETS = {"service": "onebar.serving:service_app", "baseline": "bench.baseline:
 def argv(server: str, app: str, port: int, *, workers: int = WORKERS, threads: int = THREADS) -> list[str]:
     if server == "granian" and app == "service":
         return [sys.executable, "-m", "onebar", "serve", "--host", procs.HOST, "--port", str(port),
-                "--workers", str(workers), "--threads", str(threads)]
+                "--workers", str(workers), "--threads", str(threads), "--events-port", "0"]
     return [sys.executable, "-m", "bench.servers", server, app, "--port", str(port), "--workers", str(workers),
             "--threads", str(threads)]
 

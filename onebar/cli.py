@@ -106,13 +106,20 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
               help="Threads per worker process.")
 @click.option("--access-log/--no-access-log", default=None,
               help="One JSON line per request on stderr (default: on, or ONEBAR_ACCESS_LOG).")
+@click.option("--events-port", default=None, type=click.IntRange(0, 65535),
+              help="Port of the live stream, GET /api/events (default: --port + 1; 0: no live stream).")
 @pass_ctx
-def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, access_log: bool | None) -> None:
+def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, access_log: bool | None,
+          events_port: int | None) -> None:
     """Run the identity service with a production WSGI server (granian).
 
+    Beside it, a process serves the live stream (GET /api/events, onebar.live)
+    on --events-port; bars learn its URL from /api/me (ONEBAR_EVENTS_URL
+    overrides it, e.g. behind a proxy that routes /api/events to that port).
     SIGTERM or SIGINT lets requests in flight finish, then exits 0.
     """
-    from .serving import run
+    from .exc import ConfigError
+    from .serving import check_port, events_url_for, run, start_events_process
 
     logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     settings = ctx.settings  # refuse a bad data dir or setting here, with one line, before any worker starts
@@ -128,6 +135,21 @@ def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, acces
     os.environ["ONEBAR_DATA_DIR"] = str(settings.data_dir)
     if access_log is not None:
         os.environ["ONEBAR_ACCESS_LOG"] = "1" if access_log else "0"
+    check_port(host, port)  # the service's own port first: refuse it before starting anything
+    events = None
+    if events_port != 0:
+        chosen = events_port or (port + 1 if port < 65535 else 0)
+        try:
+            check_port(host, chosen)
+        except ConfigError as exc:
+            if events_port:
+                raise
+            click.echo(f"note: no live stream ({exc}); give --events-port", err=True)
+            chosen = 0
+        if chosen:
+            if not settings.events_url:
+                os.environ["ONEBAR_EVENTS_URL"] = events_url_for(host, chosen, settings.public_url)
+            events = start_events_process(host, chosen)
     # One logout sender per node, beside the workers (onebar.logout_sender).
     sender = subprocess.Popen([sys.executable, "-m", "onebar.logout_sender"], env={
         **os.environ, "ONEBAR_SENDER_PARENT": str(os.getpid()),
@@ -135,11 +157,15 @@ def serve(ctx: _Context, host: str, port: int, workers: int, threads: int, acces
     try:
         run(host=host, port=port, workers=workers, threads=threads)
     finally:
-        sender.terminate()
-        try:
-            sender.wait(5)
-        except subprocess.TimeoutExpired:
-            sender.kill()
+        for helper in (sender, events):
+            if helper is not None:
+                helper.terminate()
+        for helper in (sender, events):
+            if helper is not None:
+                try:
+                    helper.wait(timeout=10)
+                except subprocess.TimeoutExpired:  # it dies with this process anyway
+                    helper.kill()
 
 
 @cli.group(no_args_is_help=True)

@@ -57,7 +57,7 @@ def service_app() -> Any:
     return app
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(always: bool = False) -> None:
     """Linux: this worker gets SIGKILL when granian's main process dies.
 
     A ``kill -9`` of ``onebar serve`` must stop the node, not leave orphaned
@@ -66,7 +66,9 @@ def _die_with_parent() -> None:
     """
     import multiprocessing
 
-    if not sys.platform.startswith("linux") or multiprocessing.parent_process() is None or os.getppid() == 1:
+    if not sys.platform.startswith("linux") or os.getppid() == 1:
+        return
+    if not always and multiprocessing.parent_process() is None:
         return  # not a granian worker (never set this on the main process)
     import ctypes
 
@@ -119,3 +121,62 @@ def run(target: str = SERVICE_TARGET, *, host: str = "localhost", port: int = 50
     print(f"{name} serving on http://{host}:{port}/ ({workers} worker{'s' * (workers != 1)} "
           f"× {threads} threads)", flush=True)
     server.serve()
+
+
+#: What the events process serves (onebar.live), and the most streams it holds.
+EVENTS_TARGET = "onebar.live:live_app"
+EVENTS_MAX_STREAMS = 50_000
+
+
+def run_events(*, host: str = "localhost", port: int = 5001, max_streams: int = EVENTS_MAX_STREAMS) -> None:
+    """Serve ``GET /api/events`` (onebar.live) under granian's ASGI interface, until SIGTERM/SIGINT.
+
+    One worker process, one event loop: an open stream is a coroutine, so
+    one process holds tens of thousands. granian's ``backpressure`` (requests
+    in flight per worker, by default its backlog: 1024) is raised to
+    ``max_streams``, or idle streams would make new ones queue; the open-file
+    limit is raised to its hard limit for the same reason.
+    """
+    import resource
+
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+    check_port(host, port)
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    server = Server(
+        EVENTS_TARGET,
+        address=address,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        factory=True,
+        backlog=4096,
+        backpressure=max_streams,
+        log_access=False,
+        workers_kill_timeout=2,  # a stream never finishes by itself: do not wait for it
+        respawn_failed_workers=True,
+        websockets=False,
+    )
+    print(f"onebar events serving on http://{host}:{port}/api/events", flush=True)
+    server.serve()
+
+
+def start_events_process(host: str, port: int) -> Any:
+    """Start :func:`run_events` in a child process (``python -m onebar.live``) that dies with this one."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-m", "onebar.live", "--host", host, "--port", str(port)])
+
+
+def events_url_for(host: str, port: int, public_url: str | None) -> str:
+    """The stream's URL when served on ``port``: public_url's scheme and host name, else ``http://host``."""
+    from urllib.parse import urlsplit
+
+    if public_url:
+        parts = urlsplit(public_url)
+        return f"{parts.scheme}://{parts.hostname}:{port}/api/events"
+    return f"http://{host}:{port}/api/events"

@@ -53,6 +53,11 @@ Every setting, with its variable::
                                                    served (comma separated extra names, e.g.
                                                    "onebar:8000" for internal callers)
     access_log          ONEBAR_ACCESS_LOG          true: one JSON line per request on stderr
+    events_url          ONEBAR_EVENTS_URL          none: bars are not live. The URL of GET /api/events
+                                                   (onebar.live) that /api/me tells bars to follow;
+                                                   `onebar serve` sets it to its --events-port
+    events_poll_ms      ONEBAR_EVENTS_POLL_MS      250: the stream process reads the event log this
+                                                   often (ms); with redis_url, a wake-up reads it at once
 """
 
 from __future__ import annotations
@@ -111,6 +116,10 @@ class Settings:
     #: Host header values served besides public_url's (which alone sets the allowlist).
     allowed_hosts: tuple[str, ...] = ()
     access_log: bool = True
+    #: Where bars follow the live stream (onebar.live); None: no stream advertised.
+    events_url: str | None = None
+    #: Milliseconds between two reads of the event log by a stream process.
+    events_poll_ms: int = 250
 
     def __post_init__(self) -> None:
         if not self.secret_keys or not all(self.secret_keys):
@@ -129,6 +138,13 @@ class Settings:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         if self.cookie_secure is None:
             object.__setattr__(self, "cookie_secure", bool(self.public_url and self.public_url.startswith("https:")))
+        if self.events_url is not None:
+            parts = urlsplit(self.events_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"events_url must be an http(s) URL such as https://id.example.com/api/events, "
+                                  f"not {self.events_url!r}")
+        if self.events_poll_ms < 10:
+            raise ConfigError("events_poll_ms must be at least 10")
         if self.hashing_threads < 1 or self.hashing_wait < 0 or self.session_purge_interval < 0:
             raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
@@ -218,6 +234,8 @@ _KINDS: dict[str, type] = {
     "signup_domains": tuple,
     "allowed_hosts": tuple,
     "access_log": bool,
+    "events_url": str,
+    "events_poll_ms": int,
 }
 
 

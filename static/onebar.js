@@ -197,9 +197,12 @@
 
   const apply = (answer, fromOtherTab) => { // throws on a document it cannot draw, before changing anything
     if (!Array.isArray(answer.apps) || answer.user !== null && typeof Object(answer.user).name != 'string') throw Error('not a Onebar answer');
-    // once: a module runs once per page; on a cross-site page it also decides
-    // what happens when the page's data-user and the bar disagree (see there)
-    if (crossSite = answer.cross_site) import(api + '/onebar-handoff.js');
+    // The lazy modules this page needs (docs/bar.md): the hand-off on another
+    // registrable domain, which also decides what happens when the page's
+    // data-user and the bar disagree (see there), and the live stream. Once: a
+    // module runs once per page.
+    crossSite = answer.cross_site;
+    for (const path of answer.modules || []) import(api + path).catch(warn); // a page leaving, a strict CSP: say so, never throw
     const json = JSON.stringify(answer);
     if (json == shownDoc) return;
     render(answer);
@@ -248,7 +251,7 @@
       .then(json)
       .then(answer => mine == generation && apply(answer)) // unless a sign-out overtook this answer
       .catch(e => { // quietly: keep what the bar shows, or draw a muted sign-in link
-        warn(ME + ': ' + e.message); // a timeout says "signal timed out"
+        warn(ME + ' ' + e); // e.g. "TimeoutError: signal timed out"
         if (!shownDoc) {
           render();
           announce('null', 'unavailable');

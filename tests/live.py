@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from onebar.demo.process import ChildServer, free_port
+from onebar.demo.process import ChildServer, ChildServerError, free_port
 
 __all__ = ["ROOT", "TEST_SECRET_KEYS", "Service", "free_port", "onebar", "run_server", "service_env", "start_service"]
 
@@ -57,6 +59,22 @@ def run_server(
         yield server
 
 
+def _wait_for(url: str, server: ChildServer, timeout: float = 30.0) -> None:
+    """Return once ``url`` answers 200 (a process the server started); raise if the server stops or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        server.check_alive("while its live stream started")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise ChildServerError(f"{url} did not answer within {timeout:.0f}s; the end of {server.log}:\n{server.tail()}")
+        time.sleep(0.05)
+
+
 def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {
         "ONEBAR_DATA_DIR": str(data_dir),
@@ -86,6 +104,12 @@ class Service:
     port: int
     data_dir: Path
     server: ChildServer
+    #: The live stream's port (onebar.live), served beside the service.
+    events_port: int = 0
+
+    @property
+    def events_url(self) -> str:
+        return f"http://localhost:{self.events_port}/api/events"
 
     def cli(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         return onebar(self.data_dir, *args, input=input, check=check)
@@ -115,8 +139,11 @@ def start_service(
         onebar(data_dir, "user", "add", email, "--name", name, "--password-stdin", input=password + "\n")
     port = port or free_port()
     url = f"http://localhost:{port}"
+    # Its own free port for the live stream: port + 1 (the default) may be another test's.
+    events_port = free_port()
     argv = [sys.executable, "-m", "onebar", "serve", "--host", "localhost", "--port", str(port),
-            "--threads", str(threads), "--workers", str(workers), *args]
+            "--threads", str(threads), "--workers", str(workers), "--events-port", str(events_port), *args]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:
-        yield Service(url=url, port=port, data_dir=data_dir, server=server)
+        _wait_for(f"http://localhost:{events_port}/healthz", server)
+        yield Service(url=url, port=port, data_dir=data_dir, server=server, events_port=events_port)

@@ -513,3 +513,16 @@ def test_an_app_gets_a_back_channel_on_its_own_origin_only(store):
     assert [a.id for a in store.list_apps()] == ["notes", "tasks"]  # the app itself is unchanged
     assert store.set_backchannel("notes", None)
     assert store.list_backchannels() == []
+
+
+def test_a_transaction_that_records_events_wakes_the_streams_after_it_commits(store):
+    woken: list[int] = []
+    store.on_events = lambda: woken.append(store.last_event_id())  # after the commit: the event is readable
+    user = store.create_user("ada@example.com", "Ada", "h")
+    assert woken == []  # nothing to tell
+    store.update_user(user.id, name="Ada L.")
+    assert woken == [store.last_event_id()]
+    with pytest.raises(DuplicateError):
+        store.add_app(App("notes", "Notes again", "https://notes2.example.com/"))  # rolled back
+    store.set_password(user.id, "h2")  # no session to end: no event
+    assert len(woken) == 1

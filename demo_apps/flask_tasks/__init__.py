@@ -65,7 +65,11 @@ def _signed_out(sender: Flask, user_id: str, session_id: str | None, **extra: ob
 
 def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = None, *,
                public_url: str | None = None, site_url: str | None = None,
-               backchannel_secret: str | None = None, cache_ttl: str | None = None) -> Flask:
+               backchannel_secret: str | None = None, cache_ttl: str | None = None,
+               events_origin: str = "") -> Flask:
+    """The Tasks demo site. ``events_origin``: the origin of the service's live
+    stream when it is not the service's own (``onebar serve --events-port``),
+    which the page's Content-Security-Policy must let the bar connect to."""
     app = Flask(__name__)
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -101,10 +105,12 @@ def create_app(service_url: str, data_dir: str | Path, secret_key: str | None = 
     @app.after_request
     def headers(response: Response) -> Response:
         service = identity().public_url
-        # The bar needs nothing beyond its own script and its API: a strict policy still works.
+        # The bar needs nothing beyond its own script and its API (and its live
+        # stream's port, docs/bar.md): a strict policy still works.
+        connect = f"{service} {events_origin}".strip()
         response.headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; script-src 'self' {service}; connect-src 'self' {service}; "
+            f"default-src 'self'; script-src 'self' {service}; connect-src 'self' {connect}; "
             "img-src 'self' https: data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
             "frame-ancestors 'none'",
         )

@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--public-url", help="the service as browsers reach it (default: the service URL)")
     parser.add_argument("--site-url", help="this site's own origin, as registered, when it is on another "
                                            "registrable domain than the service (sign-in through the hand-off)")
+    parser.add_argument("--events-origin", default=os.environ.get("TASKS_EVENTS_ORIGIN", ""),
+                        help="the origin of the service's live stream, when it has its own port (for the CSP)")
     parser.add_argument("--data-dir", default=os.environ.get("TASKS_DATA_DIR"),
                         help="where tasks.sqlite3 lives (default: $TASKS_DATA_DIR or a temporary directory)")
     args = parser.parse_args()
@@ -38,7 +40,8 @@ def main() -> None:
         app = create_app(args.service_url, data_dir, os.environ.get("TASKS_SECRET_KEY"),
                          public_url=args.public_url, site_url=args.site_url,
                          backchannel_secret=os.environ.get("TASKS_BACKCHANNEL_SECRET"),
-                         cache_ttl=os.environ.get("TASKS_CACHE_TTL"))
+                         cache_ttl=os.environ.get("TASKS_CACHE_TTL"),
+                         events_origin=args.events_origin)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -51,7 +51,7 @@ from .. import settings as settings_mod
 from ..backchannel import new_secret
 from ..integrations.backchannel import BACKCHANNEL_PATH
 from ..store import App, open_store
-from .process import ChildServer, ChildServerError, stop_all, wait_until_up
+from .process import ChildServer, ChildServerError, free_port, stop_all, wait_until_up
 
 #: The demo accounts: (email, name, password).
 DEMO_USERS = (
@@ -96,8 +96,10 @@ class _Stop(Exception):
 @click.option("--cross-site", is_flag=True,
               help="Serve the service and each site on its own *.localhost name: other sites than the "
                    "service, as on other registrable domains (the sign-in hand-off).")
+@click.option("--events-port", default=None, type=click.IntRange(1, 65535),
+              help="Port of the live stream, GET /api/events (default: a free one; the bars learn it from /api/me).")
 @click.option("--open", "open_browser", is_flag=True, help="Open Tasks in a web browser once everything answers.")
-def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_site: bool,
+def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_site: bool, events_port: int | None,
          open_browser: bool) -> None:
     """Start the identity service and three demo sites with demo accounts.
 
@@ -111,7 +113,9 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_
     data_dir = Path(root.obj.data_dir) if explicit and root.obj is not None and root.obj.data_dir else None
 
     site_ports = dict(zip((s.id for s in SITES), (tasks_port, notes_port, handbook_port), strict=True))
-    _check_ports({"--port": port, **{s.option: site_ports[s.id] for s in SITES}})
+    _check_ports({"--port": port, **{s.option: site_ports[s.id] for s in SITES},
+                  **({"--events-port": events_port} if events_port else {})})
+    events_port = events_port or free_port()
     apps_root = _apps_root()
     if importlib.util.find_spec("django") is None:
         raise click.ClickException("the Notes demo site needs Django: pip install 'onebar[demo]'")
@@ -134,11 +138,14 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_
                 click.echo("Starting the identity service and three demo sites on localhost...")
                 processes.append(_start(
                     "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", apps_root,
-                    ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port)],
+                    ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port),
+                     "--events-port", str(events_port)],
                     env=service_env))
                 for site in SITES:
                     site_dir = base / "demo" / site.id
                     where = ["--out", str(site_dir)] if site.id == "handbook" else ["--data-dir", str(site_dir)]
+                    if site.id == "tasks":  # the one demo site with a Content-Security-Policy
+                        where += ["--events-origin", public_origin("id", events_port, cross_site)]
                     if not cross_site:
                         urls = ["--service-url", service_url]
                     elif site.id == "handbook":  # a static page: only its script tag names the service

@@ -36,7 +36,18 @@ def open_url(url: str, *, upgrade: bool = True) -> SQLStore:
 
 
 def open_store(settings: Settings, *, upgrade: bool = True) -> SQLStore:
-    """The store ``settings`` configure, its schema upgraded unless ``upgrade=False``."""
+    """The store ``settings`` configure, its schema upgraded unless ``upgrade=False``.
+
+    With ``redis_url`` set, every transaction that records events publishes a
+    wake-up (:func:`onebar.live.publisher`), so every node's stream process
+    reads the event log at once instead of at its next poll.
+    """
     if is_postgres(settings.database_url):
-        return open_url(settings.database_url, upgrade=upgrade)  # type: ignore[arg-type]
-    return SQLiteStore(settings.database, upgrade=upgrade)  # type: ignore[arg-type]
+        store = open_url(settings.database_url, upgrade=upgrade)  # type: ignore[arg-type]
+    else:
+        store = SQLiteStore(settings.database, upgrade=upgrade)  # type: ignore[arg-type]
+    if settings.redis_url:
+        from ..live import publisher
+
+        store.on_events = publisher(settings.redis_url)
+    return store

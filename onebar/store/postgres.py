@@ -154,8 +154,13 @@ class PostgresStore(SQLStore):
         try:
             with self._pool.connection() as conn:
                 if write:
-                    with conn.transaction():
-                        yield _Conn(conn)
+                    try:
+                        with conn.transaction():
+                            yield _Conn(conn)
+                    except BaseException:
+                        self._committed(False)
+                        raise
+                    self._committed(True)
                 else:
                     yield _Conn(conn)
             self._last_good[conn] = time.monotonic()

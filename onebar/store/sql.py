@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -70,6 +71,18 @@ class SQLStore:
     """The queries of :class:`onebar.store.Store`; subclasses bring the connection."""
 
     _integrity_errors: tuple[type[Exception], ...] = ()
+    #: Called with no arguments after a transaction that recorded events
+    #: commits (never inside it): with ``redis_url``, a wake-up published to
+    #: every node's stream process (onebar.live.publisher; open_store sets it).
+    on_events: Callable[[], None] | None = None
+    _recorded = threading.local()
+
+    def _committed(self, ok: bool) -> None:
+        """Backends call this when a write transaction ends: tell ``on_events`` if it recorded events."""
+        recorded = getattr(self._recorded, "flag", False)
+        self._recorded.flag = False
+        if ok and recorded and self.on_events is not None:
+            self.on_events()
 
     def _db(self, write: bool = False) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -91,6 +104,7 @@ class SQLStore:
         if not rows:
             return
         self._lock_key(db, "onebar.events")
+        self._recorded.flag = True
         now = int(time.time())
         db.executemany("INSERT INTO events (at, kind, user_id, session_key, data) VALUES (?, ?, ?, ?, ?)",
                        [(now, kind, user_id, key, "{}") for user_id, key in rows])

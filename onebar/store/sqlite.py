@@ -108,6 +108,7 @@ class SQLiteStore(SQLStore):
                     yield conn
                     conn.execute("COMMIT")
                 except BaseException:
+                    self._committed(False)
                     # Never leave the connection inside a transaction: it would
                     # hold the write lock and block every other writer.
                     if conn.in_transaction:
@@ -116,6 +117,7 @@ class SQLiteStore(SQLStore):
                         except sqlite3.Error:
                             pass
                     raise
+                self._committed(True)
             else:
                 yield conn
         except sqlite3.OperationalError as exc:

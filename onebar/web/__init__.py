@@ -197,6 +197,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
+    @app.get("/onebar-live.js")
+    def onebar_live_js() -> Response:
+        # The live stream's client (onebar.live), an ES module onebar.js imports when
+        # /api/me lists it; public and sent without cookies, like the hand-off's.
+        response = send_from_directory(static_dir, "onebar-live.js", mimetype="text/javascript", max_age=300)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        return response
+
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
         app.logger.warning("store error on %s %s: %s", request.method, request.path, exc)

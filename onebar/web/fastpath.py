@@ -124,7 +124,7 @@ class MeHandler:
         except StoreError:
             return self.app(environ, start_response)  # Flask answers it: 503 with Retry-After
         cross = is_cross_site(environ.get("HTTP_SEC_FETCH_SITE"), environ.get("HTTP_ORIGIN"), base)
-        body = me_body(user, self.state.apps, base, cross).encode()
+        body = me_body(user, self.state.apps, base, cross, self.state.settings.events_url).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         origin = environ.get("HTTP_ORIGIN")
         if origin and origin.casefold() in self._origins:

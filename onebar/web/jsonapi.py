@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from functools import lru_cache
 from typing import Any
 
@@ -18,14 +19,22 @@ bp.add_url_rule("/token", view_func=token, methods=["POST"])
 
 
 @lru_cache(maxsize=64)
-def _tail(apps: tuple[Any, ...], base: str, cross_site: bool = False) -> str:
+def _tail(apps: tuple[Any, ...], base: str, cross_site: bool = False, events: str | None = None) -> str:
     """The JSON after ``"user"``: the same for every request to one origin."""
     doc: dict[str, Any] = {
         "apps": [{"id": a.id, "name": a.name, "url": a.url} for a in apps],
         "links": {"login": f"{base}/login", "logout": f"{base}/logout", "account": f"{base}/account"},
     }
+    modules = []
     if cross_site:
         doc["cross_site"] = True
+        modules.append("/onebar-handoff.js")
+    if events:
+        doc["events"] = events  # the live stream (onebar.live): the bar follows it while its tab is visible
+        # The module reads the stream's URL from its own (a module has no other input).
+        modules.append("/onebar-live.js?events=" + quote(events, safe=""))
+    if modules:
+        doc["modules"] = modules  # what the bar imports (onebar.js: one loop, whatever the module)
     return json.dumps(doc, separators=(",", ":"))[1:]
 
 
@@ -58,7 +67,7 @@ def is_cross_site(fetch_site: str | None, origin: str | None, own: str) -> bool:
     return o_scheme != s_scheme or _site(o_host) != _site(s_host)
 
 
-def me_body(user: Any, apps: tuple[Any, ...], base: str, cross_site: bool = False) -> str:
+def me_body(user: Any, apps: tuple[Any, ...], base: str, cross_site: bool = False, events: str | None = None) -> str:
     """The ``/api/me`` document for ``user`` (a store User or None), links under ``base``.
 
     Built from strings rather than one ``jsonify``: it is the request every
@@ -70,7 +79,7 @@ def me_body(user: Any, apps: tuple[Any, ...], base: str, cross_site: bool = Fals
         doc = json.dumps({"id": user.id, "name": user.name, "email": user.email, "initials": user.initials,
                           "avatar_url": user.avatar_url, "email_verified": user.email_verified},
                          separators=(",", ":"))
-    return f'{{"user":{doc},{_tail(apps, base, cross_site)}\n'
+    return f'{{"user":{doc},{_tail(apps, base, cross_site, events)}\n'
 
 
 def me_response() -> Response:
@@ -78,12 +87,14 @@ def me_response() -> Response:
 
     ``"cross_site": true`` is added when the page asking is on another
     registrable domain: its bar signs in with the hand-off (onebar.handoff).
+    ``"events"`` is the URL of the live stream (``onebar.live``) when one is
+    configured (``events_url``).
     """
     ob = onebar()
     active = current_session()
     base = ob.own_origin()
     cross = is_cross_site(request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), base)
-    body = me_body(active.user if active is not None else None, ob.apps, base, cross)
+    body = me_body(active.user if active is not None else None, ob.apps, base, cross, ob.settings.events_url)
     return Response(body, mimetype="application/json")
 
 

@@ -50,6 +50,18 @@ _ME = {
             "(from Sec-Fetch-Site, else by comparing Origin): its bar signs in with the hand-off "
             "(GET /authorize, POST /api/token) and sends its site credential as a Bearer token.",
         },
+        "events": {
+            "type": "string",
+            "description": "The URL of the live stream (GET /api/events, server-sent events: session_ended, "
+            "profile_changed, apps_changed), when the service runs one. Added in 0.3.",
+        },
+        "modules": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Paths (under the service) of the bar's lazy modules this page needs: "
+            "/onebar-handoff.js on another registrable domain, /onebar-live.js when a live stream runs. "
+            "Added in 0.3.",
+        },
     },
 }
 

@@ -52,7 +52,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
             ("wiki", "Wiki", "http://localhost:9/wiki/")]
     users = [(email, name, PASSWORD) for email, name in (ADA, GRACE, MALLORY)]
     with start_service(tmp / "service", apps=apps, users=users, env=MANY_SIGN_INS) as service:
-        argv = [sys.executable, str(HOSTPAGE), str(host_port), service.url]
+        argv = [sys.executable, str(HOSTPAGE), str(host_port), service.url, f"http://localhost:{service.events_port}"]
         with run_server(argv, url=host, health="/healthz", log=tmp / "hostpage.log"):
             yield Sites(service=service, host=host, closed=f"http://localhost:{closed_port}")
 

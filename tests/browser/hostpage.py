@@ -1,4 +1,4 @@
-"""A static host site for the bar's browser tests: ``python hostpage.py PORT SERVICE_URL``.
+"""A static host site for the bar's browser tests: ``python hostpage.py PORT SERVICE_URL [EVENTS_ORIGIN]``.
 
 It plays a third-party app that embeds the bar: a page on its own origin whose
 first child of ``<body>`` is the script tag. Query parameters choose the tag::
@@ -102,7 +102,7 @@ def fixed_document(service: str, avatar_url: str | None = None) -> dict[str, obj
 
 def page(service: str, q: dict[str, str]) -> str:
     attrs = {"src": q.get("src", f"{service}/onebar.js"), "data-app": q.get("app", "notes")}
-    for key in ("theme", "lang", "mount", "api", "user"):
+    for key in ("theme", "lang", "mount", "api", "user", "live"):
         if q.get(key) or key == "user" and key in q:
             attrs[f"data-{key}"] = q[key]
     if q.get("auto"):
@@ -136,14 +136,17 @@ def page(service: str, q: dict[str, str]) -> str:
 
 
 def strict_csp(service: str) -> str:
+    # connect-src: the service, and its live stream's own port when it has one (docs/bar.md).
+    connect = " ".join(filter(None, (service, Handler.events)))
     return ("default-src 'none'; "
-            f"script-src 'self' {service}; connect-src {service}; img-src 'self' {service}; style-src 'self'; "
+            f"script-src 'self' {service}; connect-src {connect}; img-src 'self' {service}; style-src 'self'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
             "require-trusted-types-for 'script'; trusted-types 'none'")
 
 
 class Handler(BaseHTTPRequestHandler):
     service = ""
+    events = ""  # the origin of the service's live stream, if not the service's own
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -220,6 +223,7 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     port, service = int(sys.argv[1]), sys.argv[2].rstrip("/")
     Handler.service = service
+    Handler.events = sys.argv[3] if len(sys.argv) > 3 else ""
     server = ThreadingHTTPServer(("localhost", port), Handler)
     server.daemon_threads = True
     server.serve_forever()

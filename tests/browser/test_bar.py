@@ -180,9 +180,11 @@ def test_rechecks_when_the_tab_becomes_visible_again_but_throttled(
         open_page: Callable[..., Watched], sites: Sites) -> None:
     # Real time, no fake clock: each step below is anchored to a check the bar
     # has just made.
+    # The checks a bar falls back on without its live stream (tests/browser/test_live.py
+    # tests the stream): data-live="off".
     w = open_page()
     page = w.page
-    sign_in(page, sites, GRACE[0], then=sites.page_url())
+    sign_in(page, sites, GRACE[0], then=sites.page_url(live="off"))
     expect(page.get_by_role("button", name=GRACE[1])).to_be_visible()
     w.me_requests.clear()
 

@@ -47,5 +47,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         ):
             argv = [sys.executable, "-m", module, "--port", str(ports[site]), "--service-url", service.url,
                     where, str(base / site)]
+            if site == "tasks":  # as onebar demo starts it: its CSP lets the bar reach the live stream
+                argv += ["--events-origin", f"http://localhost:{service.events_port}"]
             stack.enter_context(run_server(argv, url=url[site], health=health, log=base / f"{site}.log"))
         yield Demo(service=service, base=base, **url)
