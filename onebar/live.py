@@ -50,8 +50,10 @@ Run it alone (``onebar serve`` does this for you)::
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -96,22 +98,36 @@ class Stream:
         self.user_id = user_id
         #: The newest event id this stream has passed on (or skipped as not its own).
         self.last_id = last_id
-        #: Frames to send; None ends the stream.
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        #: Frames to send; None ends the stream. Bounded: a client that stops
+        #: reading while frames pile up is let go (:meth:`send`).
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.backlog + 1)
         self.ended = False
+
+    #: Frames a stream may have waiting before its client counts as gone.
+    backlog = 64
+
+    def send(self, frame: bytes) -> None:
+        if self.ended:
+            return
+        if self.queue.qsize() >= self.backlog:  # not reading: drop what waits and end it
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.close()
+            return
+        self.queue.put_nowait(frame)
 
     def push(self, event: Event) -> None:
         if event.id <= self.last_id or self.ended:
             return
         self.last_id = event.id
-        self.queue.put_nowait(_frame(event.kind, event.id))
+        self.send(_frame(event.kind, event.id))
         if event.kind == SESSION_ENDED:
             self.close()
 
     def close(self) -> None:
         if not self.ended:
             self.ended = True
-            self.queue.put_nowait(None)
+            self.queue.put_nowait(None)  # the one slot kept free for it
 
 
 class Hub:
@@ -228,6 +244,11 @@ class LiveApp:
     max_streams = 50_000
     #: What a browser waits before reconnecting a stream that dropped (SSE ``retry:``, ms).
     retry_ms = 3000
+    #: Seconds a stream stays open at most, and never past its session's expiry:
+    #: the bar then reconnects and is checked again, so a session that expired
+    #: (not an event), a site credential past its age or a retired key cannot
+    #: keep a stream.
+    max_lifetime = 3600.0
 
     def __init__(self, settings: Settings, store: Store | None = None, *, hub: Hub | None = None) -> None:
         if store is None:
@@ -298,7 +319,7 @@ class LiveApp:
         while True:
             await asyncio.sleep(self.heartbeat)
             for stream in list(self.hub.streams):
-                stream.queue.put_nowait(b": \n\n")
+                stream.send(b": \n\n")
 
     # -- one stream -------------------------------------------------------------
 
@@ -331,7 +352,7 @@ class LiveApp:
         key, uid, check = who
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         last = headers.get("last-event-id") or query.get("last_event_id") or ""
-        after = int(last) if last.isdigit() and len(last) < 19 else None
+        after = int(last) if re.fullmatch(r"[0-9]{1,18}", last) else None  # ASCII digits only ("²".isdigit())
         # Join the hub first, then check the session: an end recorded after
         # the check reaches this stream, one recorded before fails the check.
         stream = Stream(key, uid or "", self.hub.position)
@@ -356,8 +377,12 @@ class LiveApp:
                 first += await self._replay(stream, after)
             await send({"type": "http.response.body", "body": first, "more_body": True})
             watcher = asyncio.get_running_loop().create_task(_until_disconnect(receive, stream))
+            ends_at = min(time.time() + self.max_lifetime, active.session.expires_at)
             while True:
-                frame = await stream.queue.get()
+                try:
+                    frame = await asyncio.wait_for(stream.queue.get(), max(ends_at - time.time(), 0))
+                except asyncio.TimeoutError:
+                    break  # expired, or open long enough: the bar reconnects and is checked again
                 if frame is None:
                     break
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
@@ -372,6 +397,8 @@ class LiveApp:
     async def _replay(self, stream: Stream, after: int) -> bytes:
         """What a reconnecting bar missed between ``after`` and the hub's position, or ``reset``."""
         upto = stream.last_id
+        if upto - after > self.hub.page:  # too far behind to replay cheaply: never read a whole log for one tab
+            return _frame("reset")
         try:
             events = await asyncio.to_thread(self.store.events_after, after, upto - after)
         except StoreError:
@@ -442,16 +469,53 @@ def _listen_for_wakeups(url: str, hub: Hub, loop: asyncio.AbstractEventLoop) -> 
 
 
 def publisher(url: str) -> Callable[[], None]:
-    """A function that publishes one wake-up on :data:`CHANNEL` (errors are logged, never raised)."""
+    """A function that asks for one wake-up on :data:`CHANNEL` and returns at once.
+
+    The store calls it in the request's thread right after a commit, so it
+    never talks to Redis itself: it sets a flag that one background thread per
+    process turns into a ``PUBLISH`` (wake-ups asked for meanwhile become one).
+    A Redis that is slow or gone costs that thread its timeouts, never a
+    sign-out or a profile change its latency; errors are logged, never raised,
+    and the hubs poll the log anyway.
+    """
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    wanted = threading.Event()
+    started: list[threading.Thread] = []
+    lock = threading.Lock()
+
+    sending = threading.Lock()
+
+    def send() -> None:
+        with sending:
+            wanted.clear()
+            try:
+                client.publish(CHANNEL, b"")
+            except Exception as exc:  # noqa: BLE001 - the hub polls anyway
+                log.warning("publishing an event wake-up to Redis failed: %s", exc)
+
+    def run() -> None:
+        while True:
+            wanted.wait()
+            send()
+
+    def flush() -> None:  # a short-lived process (the CLI) must not exit with a wake-up unsent or half sent
+        with sending:
+            pass  # one in flight finishes first
+        if wanted.is_set():
+            send()
+
+    atexit.register(flush)
 
     def publish() -> None:
-        try:
-            client.publish(CHANNEL, b"")
-        except Exception as exc:  # noqa: BLE001 - the hub polls anyway
-            log.warning("publishing an event wake-up to Redis failed: %s", exc)
+        wanted.set()
+        if not (started and started[-1].is_alive()):  # here, in the process that writes (after any fork)
+            with lock:
+                if not (started and started[-1].is_alive()):
+                    thread = threading.Thread(target=run, name="onebar-live-publish", daemon=True)
+                    thread.start()
+                    started.append(thread)
 
     return publish
 

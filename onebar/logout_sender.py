@@ -35,6 +35,7 @@ import http.client
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -207,21 +208,38 @@ class LogoutSender:
                                                context=ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=self.timeout)
-        deadline = time.monotonic() + self.timeout
+        # The socket's timeout bounds each read; this bounds the whole POST, so
+        # an app that answers a byte at a time cannot hold a sender thread.
+        cut = threading.Event()
+        watchdog = threading.Timer(self.timeout, _cut, (conn, cut))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             conn.request("POST", parts.path or "/", body=body, headers={
                 "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
                 "User-Agent": self.user_agent, "Cache-Control": "no-store"})
-            if conn.sock is not None:
-                conn.sock.settimeout(max(deadline - time.monotonic(), 0.001))
             response = conn.getresponse()
             response.read(4096)
             status = response.status
         except (OSError, http.client.HTTPException) as exc:
+            if cut.is_set():
+                return f"no answer within {self.timeout:g}s"
             return f"{type(exc).__name__}: {exc}"
         finally:
+            watchdog.cancel()
             conn.close()
         return None if 200 <= status < 300 else f"HTTP {status}"  # a 3xx is never followed
+
+
+def _cut(conn: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """End a POST that ran out of time: its next read ends at once."""
+    cut.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
 
 
 def _die_with_parent() -> None:

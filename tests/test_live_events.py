@@ -295,3 +295,79 @@ def test_a_closed_stream_is_let_go(tmp_path: Path) -> None:
         while held() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert held() == 0
+
+
+def _store_cookie(svc: Service, email: str, expires_in: int) -> str:
+    """A session made in the service's own store, as a sign-in makes it, expiring in ``expires_in`` s."""
+    from onebar.sessions import SessionCodec
+    from onebar.store import SQLiteStore
+
+    from .live import TEST_SECRET_KEYS
+
+    store = SQLiteStore(svc.data_dir / "onebar.sqlite3")
+    try:
+        user = store.get_user_by_email(email)
+        return SessionCodec(TEST_SECRET_KEYS, 3600).encode(
+            store.create_session(user.id, expires_at=int(time.time()) + expires_in), user.id)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("bad", ["%C2%B2", "-1", "1e3", "9" * 30])
+def test_a_last_event_id_that_is_not_plain_digits_is_ignored(svc: Service, bad: str) -> None:
+    # "²".isdigit() is true, and int("²") raises: such an id must mean "none", never a 500.
+    stream = EventStream(svc, cookie=_store_cookie(svc, "ada@example.com", 600),
+                         path=f"/api/events?last_event_id={bad}")
+    assert stream.status == 200
+    assert stream.next()["event"] == "ready"
+
+
+def test_a_stream_ends_when_its_session_expires_and_is_refused_after(svc: Service) -> None:
+    # Expiry is not an event: the stream ends at the session's expiry time by itself.
+    cookie = _store_cookie(svc, "ada@example.com", 3)
+    stream = EventStream(svc, cookie=cookie)
+    assert stream.status == 200 and stream.next()["event"] == "ready"
+    assert stream.next(timeout=10.0) is None
+    again = EventStream(svc, cookie=cookie)
+    assert again.status == 401  # the bar's reconnect is refused: it asks /api/me and shows signed out
+
+
+def test_a_reconnect_too_far_behind_is_told_to_start_over_not_replayed(svc: Service) -> None:
+    from onebar.store import SQLiteStore
+
+    store = SQLiteStore(svc.data_dir / "onebar.sqlite3")
+    user = store.get_user_by_email("ada@example.com")
+    first = store.last_event_id() + 1
+    for i in range(600):  # more than the stream replays (its hub's page, 500)
+        store.update_user(user.id, name=f"Ada {i}")
+    target = store.last_event_id()
+    store.close()
+    cookie = _store_cookie(svc, "ada@example.com", 600)
+    deadline = time.monotonic() + 10
+    while True:  # until the stream process has read the log that far
+        probe = EventStream(svc, cookie=cookie)
+        ready = probe.next()
+        probe.close()
+        if int(ready["id"]) >= target:
+            break
+        assert time.monotonic() < deadline, "the stream process did not catch up with the log"
+        time.sleep(0.2)
+    behind = EventStream(svc, cookie=cookie, headers={"Last-Event-ID": str(first)})
+    assert behind.next()["event"] == "ready"
+    assert behind.next(timeout=2.0)["event"] == "reset"  # ask /api/me, instead of 599 replayed changes
+
+
+def test_a_redis_that_never_answers_costs_a_write_nothing() -> None:
+    # The store calls the publisher in the request's thread after each commit
+    # that recorded events; each PUBLISH to this Redis would wait 1 s for its answer.
+    from onebar.live import publisher
+
+    listener = socket.create_server(("localhost", 0))  # accepts, never answers
+    try:
+        publish = publisher(f"redis://localhost:{listener.getsockname()[1]}/0")
+        started = time.monotonic()
+        for _ in range(5):
+            publish()
+        assert time.monotonic() - started < 0.5
+    finally:
+        listener.close()

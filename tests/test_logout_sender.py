@@ -227,3 +227,44 @@ def test_onebar_serve_with_two_workers_sends_each_notice_once(tmp_path: Path, re
     assert len(tasks.tokens) == 1
     claims = LogoutTokens(secret).read(tasks.tokens[0], tasks.url)
     assert claims.iss == svc.url
+
+
+def test_an_app_that_answers_a_byte_at_a_time_holds_a_post_no_longer_than_the_timeout(store) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    listener = socket.create_server(("localhost", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:  # reads the request, then "answers" one byte every 0.3 s, for ever
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.wait(0.3):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        store.add_app(App("tasks", "Tasks", f"http://localhost:{port}/"))
+        store.set_backchannel("tasks", f"http://localhost:{port}/.onebar/backchannel", SECRETS["tasks"])
+        sender = LogoutSender(store, "http://localhost:8000")
+        sender.timeout = 1.0
+        (app,) = store.list_backchannels()
+        from onebar.logout_sender import Delivery
+
+        started = time.monotonic()
+        error = sender._post(Delivery(app=app, user_id="u_ada", sid=None, first_at=started, due_at=started))
+        took = time.monotonic() - started
+        # Each read gets a byte within 0.3 s, so only a deadline for the whole POST stops it.
+        assert error == "no answer within 1s"
+        assert took < 5, f"a trickling app held the sender {took:.1f}s"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)

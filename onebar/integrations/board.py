@@ -110,7 +110,7 @@ class SignOutBoard:
         with self._lock:
             n = self._counter()
             seen, self._seen = self._seen, n
-            if n - seen > self.slots or n < seen:
+            if n - seen >= self.slots or n < seen:  # at == slots, the oldest is the slot a writer fills next
                 return EVERYONE
             ids = []
             for i in range(seen, n):
@@ -119,7 +119,7 @@ class SignOutBoard:
                 if length == 0:
                     return EVERYONE
                 ids.append(self._map[at + 1:at + 1 + length].decode("utf-8", "replace"))
-            if self._counter() - seen > self.slots:  # the ring wrapped while we read it
+            if self._counter() - seen >= self.slots:  # the ring wrapped while we read it
                 return EVERYONE
             return ids
 

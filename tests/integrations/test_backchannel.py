@@ -327,6 +327,14 @@ def test_the_board_lists_news_once_and_more_than_it_holds_means_everyone(tmp_pat
     for i in range(reader.slots + 1):
         writer.post(f"u_{i}")
     assert reader.news() is None  # too many to list: forget everyone
+    # Exactly as many as it holds: the oldest slot is the one the next writer
+    # fills, so it may be half written while read; forget everyone then too.
+    for i in range(reader.slots):
+        writer.post(f"u_{i}")
+    assert reader.news() is None
+    for i in range(reader.slots - 1):
+        writer.post(f"u_{i}")
+    assert reader.news() == [f"u_{i}" for i in range(reader.slots - 1)]
     writer.post("x" * 200)  # not an Onebar id: forget everyone
     assert reader.news() is None
 
