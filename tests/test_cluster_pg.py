@@ -8,12 +8,19 @@ configuration docs/deploy.md shows). Which node answered a request is read
 from nginx's own access log: each answer carries nginx's ``X-Request-Id`` and
 the log line with that id names the node (``$upstream_addr``).
 
+Each node of the shared cluster also runs its live stream (``GET /api/events``,
+nginx routes it to the nodes' stream processes on the same origin), reading
+the event log only every 60 s: an event that crosses nodes in time came by
+the Redis wake-up. Which node holds a stream is read from the stream
+processes' ``/healthz`` counts while it is open.
+
 One cluster is shared by the tests that leave it as they found it; the tests
 that stop PostgreSQL or Redis, or restart nodes with other keys, get their own.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import secrets
@@ -32,6 +39,7 @@ from bench import procs
 from bench.cluster import Cluster, cluster
 from bench.engines import PostgresServer, RedisServer
 from onebar.sessions import SessionCodec
+from onebar.settings import Settings
 from onebar.store.postgres import PostgresStore
 
 from .httpclient import Browserish, Reply
@@ -47,6 +55,13 @@ HOSTPAGE = ROOT / "tests" / "browser" / "hostpage.py"
 #: plus one connection attempt (PostgresStore's own bounds), and slack for a
 #: busy machine. nginx would wait 30 s: a hang would show.
 LONGEST_WHILE_DOWN = PostgresStore.pool_timeout + PostgresStore.connect_timeout + 2.0
+
+#: The shared cluster's stream processes read the event log this rarely: only a Redis wake-up delivers sooner.
+SLOW_POLL = {"ONEBAR_EVENTS_POLL_MS": "60000"}
+#: The issue's bound: an event shows in every open bar within 1 s.
+LIVE_S = 1.0
+#: How long the tests wait for an event before failing: generous on a loaded machine, far below SLOW_POLL.
+EVENT_CAP_S = 3.0
 
 
 @dataclass
@@ -83,8 +98,11 @@ class PgCluster:
 @contextmanager
 def pg_cluster(tmp: Path, pg: PostgresServer, rds: RedisServer, *, keys: Sequence[str] = TEST_SECRET_KEYS,
                apps: Sequence[tuple[str, str, str]] = (), users: Sequence[tuple[str, str, str]] = (ADA, GRACE),
-               env: Mapping[str, str] | None = None) -> Iterator[PgCluster]:
-    """Two nodes on a fresh database of ``pg`` and on ``rds``, behind nginx; the database dropped afterwards."""
+               env: Mapping[str, str] | None = None, events: bool = False) -> Iterator[PgCluster]:
+    """Two nodes on a fresh database of ``pg`` and on ``rds``, behind nginx; the database dropped afterwards.
+
+    With ``events``, each node runs its live stream too, behind nginx's ``/api/events``.
+    """
     name = "c_" + secrets.token_hex(6)
     url = pg.create_database(name)
     with redis.Redis(port=rds.port) as r:
@@ -99,7 +117,7 @@ def pg_cluster(tmp: Path, pg: PostgresServer, rds: RedisServer, *, keys: Sequenc
         for email, user_name, password in users:
             onebar(data, "user", "add", email, "--name", user_name, "--password-stdin", input=password + "\n",
                    env=store_env)
-        with cluster(tmp, keys, nodes=2, env=store_env) as c:
+        with cluster(tmp, keys, nodes=2, env=store_env, events=events) as c:
             yield PgCluster(c, pg, rds, data, store_env)
     finally:
         if pg.proc is not None:
@@ -121,7 +139,10 @@ def shared(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresSe
     host_port = procs.free_port()
     host = f"http://localhost:{host_port}"
     with ExitStack() as stack:
-        pc = stack.enter_context(pg_cluster(tmp, postgres_server, redis_server, apps=[("notes", "Notes", host + "/")]))
+        # Live streams on both nodes, which read the event log only every 60 s:
+        # an event that reaches a stream on the other node in time came by Redis.
+        pc = stack.enter_context(pg_cluster(tmp, postgres_server, redis_server, apps=[("notes", "Notes", host + "/")],
+                                            env=SLOW_POLL, events=True))
         # The bar on a third-party page, pointed at nginx (the service's one public URL).
         stack.enter_context(run_server([sys.executable, str(HOSTPAGE), str(host_port), pc.url], url=host,
                                        health="/healthz", log=tmp / "hostpage.log"))
@@ -232,6 +253,111 @@ def test_browser_journey_through_nginx_signed_in_sign_out_signed_out(shared, bro
         assert me(Browserish(shared.url), cookie)[1]["user"] is None
 
 
+# -- live events across nodes (issue 13) -------------------------------------------------
+
+class EventStream:
+    """``GET /api/events`` through nginx, read as a browser reads it; every read bounded."""
+
+    def __init__(self, pc: PgCluster, cookie: str) -> None:
+        port = int(pc.url.rsplit(":", 1)[1])
+        self.conn = http.client.HTTPConnection("localhost", port, timeout=10)
+        self.conn.request("GET", "/api/events", headers={"Cookie": f"{COOKIE}={cookie}"})
+        self.response = self.conn.getresponse()
+        self.request_id = self.response.getheader("X-Request-Id", "")
+
+    def next(self, timeout: float) -> str | None:
+        """The next event's name (heartbeats skipped), or None once the stream has ended."""
+        assert self.conn.sock is not None
+        self.conn.sock.settimeout(timeout)
+        name = None
+        while True:
+            line = self.response.readline().decode()
+            if not line:
+                return None
+            if line == "\n" and name:
+                return name
+            if line.startswith("event: "):
+                name = line[len("event: "):].strip()
+
+    def since(self, started: float, cap: float = EVENT_CAP_S) -> tuple[str | None, float]:
+        """The next event within ``cap`` seconds, and how long after ``started`` (monotonic) it came."""
+        try:
+            event = self.next(timeout=max(0.1, started + cap - time.monotonic()))
+        except TimeoutError:
+            event = "(nothing)"
+        return event, time.monotonic() - started
+
+    def close(self) -> None:
+        self.response.close()
+        self.conn.close()
+
+
+@contextmanager
+def held_stream(pc: PgCluster, cookie: str) -> Iterator[tuple[EventStream, int]]:
+    """A stream opened through nginx, and the node whose stream process holds it (from their /healthz)."""
+    before = pc.cluster.streams_held()
+    stream = EventStream(pc, cookie)
+    try:
+        assert stream.response.status == 200, stream.response.status
+        assert stream.response.getheader("Content-Type", "").startswith("text/event-stream")
+        assert stream.next(timeout=5.0) == "ready"
+        after = pc.cluster.streams_held()
+        grew = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a == b + 1]
+        assert len(grew) == 1 and sum(after) == sum(before) + 1, (before, after)
+        yield stream, grew[0]
+    finally:
+        stream.close()
+
+
+def change_name(pc: PgCluster, client: Browserish, node: int, name: str) -> float:
+    """Change the name through ``node``; when (monotonic) the change was sent."""
+    token = client.csrf("/account")
+    pc.aim(client, node)
+    sent = time.monotonic()
+    reply = client.post("/account/profile", data={"csrf_token": token, "name": name, "avatar_url": ""})
+    assert reply.status == 303, (reply.status, reply.text[:200])
+    assert pc.node_of(reply) == node
+    return sent
+
+
+def sign_out(pc: PgCluster, client: Browserish, node: int) -> float:
+    """Sign out through ``node``; when (monotonic) the sign-out was sent."""
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/logout").text)
+    assert token, "the sign-out form is shown to the signed-in browser"
+    pc.aim(client, node)
+    sent = time.monotonic()
+    reply = client.post("/logout", data={"csrf_token": token.group(1), "next": ""})
+    assert reply.status == 303, (reply.status, reply.text[:200])
+    assert pc.node_of(reply) == node
+    return sent
+
+
+def test_me_tells_the_bar_to_follow_events_through_nginx(shared):
+    reply, body = me(Browserish(shared.url))
+    assert body["events"] == shared.url + "/api/events", "the same public origin as everything else"
+
+
+def test_an_event_raised_on_one_node_reaches_a_stream_held_by_the_other_by_redis(shared):
+    ada = Browserish(shared.url)
+    assert ada.login(ADA[0], ADA[2]).status == 303
+    with held_stream(shared, ada.cookie(COOKIE)) as (stream, x):
+        y = 1 - x
+        event, took = stream.since(change_name(shared, ada, y, "Ada L."))
+        print(f"profile_changed: node {y} -> stream on node {x} in {took * 1000:.0f} ms")
+        assert event == "profile_changed", f"nothing within {EVENT_CAP_S} s (the log is polled every 60 s)"
+        assert took < LIVE_S, f"the name change reached the other node's stream after {took:.2f} s"
+        change_name(shared, ada, y, ADA[1])
+        assert stream.since(time.monotonic())[0] == "profile_changed"
+
+        event, took = stream.since(sign_out(shared, ada, y))
+        print(f"session_ended: node {y} -> stream on node {x} in {took * 1000:.0f} ms")
+        assert event == "session_ended", f"nothing within {EVENT_CAP_S} s (the log is polled every 60 s)"
+        assert took < LIVE_S, f"the sign-out reached the other node's stream after {took:.2f} s"
+        assert stream.next(timeout=5.0) is None, "the stream ends with the session"
+    # nginx logs the stream once it has ended: it was node X's stream process that held it.
+    assert shared.cluster.node_of(stream.request_id) == x
+
+
 # -- an engine stops under the cluster ----------------------------------------------------
 
 @pytest.fixture
@@ -254,6 +380,93 @@ def own_redis(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[PgClu
             yield pc
     finally:
         rds.destroy()
+
+
+@pytest.mark.browser
+def test_browser_bar_through_nginx_shows_a_sign_out_through_the_other_node_without_focus_or_reload(
+        shared, browser: Browser):
+    ada = Browserish(shared.url)
+    assert ada.login(ADA[0], ADA[2]).status == 303
+    context = browser.new_context()
+    try:
+        # The browser holds the session Ada's other client (a second tab, say) started through nginx.
+        context.add_cookies([{"name": COOKIE, "value": ada.cookie(COOKIE), "url": shared.url,  # type: ignore[typeddict-item]
+                              "httpOnly": True, "sameSite": "Lax"}])
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        loads: list[str] = []
+        page.on("load", lambda p: loads.append(p.url))
+        before = shared.cluster.streams_held()
+        with page.expect_response(lambda r: r.url == shared.url + "/api/events" and r.status == 200,
+                                  timeout=10_000):
+            page.goto(f"{shared.host}/page?app=notes")
+            expect(page.get_by_role("button", name=ADA[1])).to_be_visible()
+        after = shared.cluster.streams_held()
+        grew = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a == b + 1]
+        assert len(grew) == 1, (before, after)
+        x = grew[0]
+
+        sent = sign_out(shared, ada, 1 - x)  # through nginx, to the node that does not hold the stream
+        expect(page.locator("one-bar").get_by_role("link", name="Sign in")).to_be_visible(
+            timeout=EVENT_CAP_S * 1000)
+        took = time.monotonic() - sent
+        print(f"bar: sign-out on node {1 - x} shown by the bar whose stream node {x} holds in {took * 1000:.0f} ms")
+        assert took < LIVE_S, f"the bar showed the sign-out after {took:.2f} s"
+        assert len(loads) == 1, f"the page was reloaded: {loads}"
+        assert page.evaluate("document.visibilityState") == "visible"
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def own_redis_live(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[PgCluster]:
+    """A cluster with live streams (the default 250 ms poll) on a Redis of its own, which the test stops."""
+    rds = RedisServer()
+    try:
+        with pg_cluster(tmp_path, postgres_server, rds.start(), events=True) as pc:
+            yield pc
+    finally:
+        rds.destroy()
+
+
+def test_redis_stopped_events_still_cross_nodes_by_polling_and_sign_in_and_out_go_on(own_redis_live):
+    pc = own_redis_live
+    poll = Settings.events_poll_ms / 1000  # the default, which every stream process here uses
+    ada = Browserish(pc.url)
+    assert ada.login(ADA[0], ADA[2]).status == 303
+    with held_stream(pc, ada.cookie(COOKIE)) as (stream, x):
+        y = 1 - x
+        pc.redis.stop()
+        # Without Redis no wake-up comes: each stream process finds the event
+        # at its next read of the log, every ONEBAR_EVENTS_POLL_MS.
+        event, took = stream.since(change_name(pc, ada, y, "Ada L."))
+        print(f"Redis stopped, profile_changed: node {y} -> stream on node {x} in {took * 1000:.0f} ms "
+              f"(poll {poll * 1000:.0f} ms)")
+        assert event == "profile_changed", f"nothing within {EVENT_CAP_S} s, {EVENT_CAP_S / poll:.0f} polls"
+        event, took = stream.since(sign_out(pc, ada, y))
+        print(f"Redis stopped, session_ended: node {y} -> stream on node {x} in {took * 1000:.0f} ms")
+        assert event == "session_ended", f"nothing within {EVENT_CAP_S} s, {EVENT_CAP_S / poll:.0f} polls"
+        assert stream.next(timeout=5.0) is None, "the stream ends with the session"
+
+    # Sign-in, a new stream and sign-out through nginx, on both nodes, while Redis is still away: no 500.
+    for node in (0, 1):
+        grace = Browserish(pc.url)
+        token = grace.csrf("/login")
+        pc.aim(grace, node)
+        signed_in = grace.post("/login", data={"csrf_token": token, "email": GRACE[0], "password": GRACE[2],
+                                               "next": ""})
+        assert signed_in.status == 303 and pc.node_of(signed_in) == node, signed_in.status
+        with held_stream(pc, grace.cookie(COOKIE)) as (stream, holder):
+            event, _ = stream.since(sign_out(pc, grace, 1 - holder))
+            assert event == "session_ended"
+        assert me(grace)[1]["user"] is None
+    assert pc.redis.proc is None, "Redis stayed stopped throughout"
+    for i, n in enumerate(pc.nodes):
+        logged = n.log.read_text(errors="replace")
+        assert "Traceback" not in logged, n.tail()
+        assert "Redis wake-ups unavailable, polling the event log meanwhile" in logged, f"node {i} did not say why"
 
 
 def _timed(client: Browserish, method: str, path: str, **kw: object) -> tuple[Reply, float]:

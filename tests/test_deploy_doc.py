@@ -7,7 +7,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from bench.cluster import require_nginx, site_config
+from bench.cluster import events_location, events_upstream, require_nginx, site_config
 from onebar import settings as settings_mod
 
 from .live import ROOT, free_port
@@ -17,15 +17,18 @@ DOC = ROOT / "docs" / "deploy.md"
 #: The addresses the doc's example uses.
 EXAMPLE = dict(listen="443 ssl", upstreams=["10.0.0.11:5000", "10.0.0.12:5000"],
                access_log="/var/log/nginx/onebar.log", server_name="id.example.com",
-               tls=("/etc/ssl/id.example.com.pem", "/etc/ssl/id.example.com.key"))
+               tls=("/etc/ssl/id.example.com.pem", "/etc/ssl/id.example.com.key"),
+               events_upstreams=["10.0.0.11:5001", "10.0.0.12:5001"])
 
 
 def blocks(lang: str) -> list[str]:
     return re.findall(rf"^```{lang}\n(.*?)^```", DOC.read_text(), re.S | re.M)
 
 
-def test_the_docs_nginx_block_is_the_one_the_cluster_tests_run() -> None:
-    assert blocks("nginx") == [site_config(**EXAMPLE)]  # type: ignore[arg-type]
+def test_the_docs_nginx_blocks_are_the_ones_the_cluster_tests_run() -> None:
+    # The many-nodes block, then the live section's excerpt of it (/api/events).
+    live = events_upstream(EXAMPLE["events_upstreams"]) + events_location()  # type: ignore[arg-type]
+    assert blocks("nginx") == [site_config(**EXAMPLE), live]  # type: ignore[arg-type]
 
 
 def test_nginx_accepts_the_docs_block_with_tls(tmp_path: Path) -> None:
