@@ -11,12 +11,10 @@ second machine would add.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from onebar.sessions import SessionCodec
-from onebar.store import SQLiteStore, open_url
 
 from . import compare, procs
 from .cluster import cluster
@@ -24,6 +22,7 @@ from .compare import Row, Target
 from .datagen import populate
 from .engines import PostgresServer, RedisServer
 from .me import APPS, MAX_AGE, ORIGIN, USERS
+from .stores import seeded_database
 
 
 def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: float,
@@ -38,13 +37,7 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
     try:
         pg.start()
         rds.start()
-        url = pg.create_database("bench_" + secrets.token_hex(4))
-        source, target = SQLiteStore(seed / "onebar.sqlite3"), open_url(url)
-        try:
-            target.replace_rows(list(source.export_rows()))
-        finally:
-            source.close()
-            target.close()
+        url = seeded_database(pg, seed / "onebar.sqlite3")
         env = {"ONEBAR_DATABASE_URL": url, "ONEBAR_REDIS_URL": rds.url, "ONEBAR_TRUSTED_PROXIES": "1"}
         with procs.service(single_dir, keys, env=env) as single, \
                 cluster(workdir / "cluster", keys, nodes=2, env=env) as many:
@@ -64,7 +57,7 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
 
 
 def markdown(rows: list[Row], command: str) -> str:
-    from .report import ms, num, stamp, table
+    from .report import comparison_table, stamp
 
     out = ["## 8. Many nodes: two nodes behind nginx against one node", "",
            "Signed-in `GET /api/me` (a valid cookie, `Origin` of a registered app) over the same "
@@ -74,12 +67,6 @@ def markdown(rows: list[Row], command: str) -> str:
            "node req/s, median of the per-round ratios. nginx, both nodes, PostgreSQL, Redis and wrk share "
            "the same two cores: this measures what the proxy hop and a second process cost or gain on one "
            "machine; on machines of their own, nodes add their cores.", "", stamp(command), ""]
-    out.append(table(
-        ["connections", "2 nodes via nginx req/s", "p50 ms", "p99 ms", "1 node req/s", "p50 ms", "p99 ms",
-         "ratio (req/s)"],
-        [[r.connections, num(r.subject.rps), ms(r.subject.p50_ms), ms(r.subject.p99_ms), num(r.baseline.rps),
-          ms(r.baseline.p50_ms), ms(r.baseline.p99_ms),
-          f"**{r.ratio:.2f}**" + (" ⚠ errors" if r.subject.failures or r.baseline.failures else "")]
-         for r in rows]))
+    out.append(comparison_table(rows, "2 nodes via nginx", "1 node"))
     out.append("")
     return "\n".join(out)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str =
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(rule) + " |"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def comparison_table(rows: Sequence[Any], subject: str, baseline: str) -> str:
+    """The usual table of a ratio benchmark: ``compare.Row`` s, subject first, then its baseline."""
+    return table(
+        ["connections", f"{subject} req/s", "p50 ms", "p99 ms", f"{baseline} req/s", "p50 ms", "p99 ms",
+         "ratio (req/s)"],
+        [[r.connections, num(r.subject.rps), ms(r.subject.p50_ms), ms(r.subject.p99_ms), num(r.baseline.rps),
+          ms(r.baseline.p50_ms), ms(r.baseline.p99_ms),
+          f"**{r.ratio:.2f}**" + (" ⚠ errors" if r.subject.failures or r.baseline.failures else "")]
+         for r in rows])
 
 
 def num(x: float, digits: int = 0) -> str:

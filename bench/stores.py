@@ -1,4 +1,4 @@
-"""Benchmark 6: signed-in ``GET /api/me`` with the store on PostgreSQL, against SQLite.
+"""Benchmark 7: signed-in ``GET /api/me`` with the store on PostgreSQL, against SQLite.
 
 The same data (1 000 users, each with a session) in both stores: populated in
 SQLite, then copied to a PostgreSQL server started for the run (loopback,
@@ -34,13 +34,7 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
     pg = PostgresServer()
     try:
         pg.start()
-        url = pg.create_database("bench_" + secrets.token_hex(4))
-        source, target = SQLiteStore(lite_dir / "onebar.sqlite3"), open_url(url)
-        try:
-            target.replace_rows(list(source.export_rows()))
-        finally:
-            source.close()
-            target.close()
+        url = seeded_database(pg, lite_dir / "onebar.sqlite3")
         with procs.service(lite_dir, keys) as lite, \
                 procs.service(pg_dir, keys, env={"ONEBAR_DATABASE_URL": url}) as served:
             if same_answer(served, lite, headers)["user"] is None:
@@ -54,8 +48,20 @@ def run(workdir: Path, *, connections: Sequence[int], rounds: int, seconds: floa
         pg.destroy()
 
 
+def seeded_database(pg: PostgresServer, sqlite_path: Path) -> str:
+    """A new database on ``pg`` holding what the SQLite file holds (as ``onebar db copy`` copies): its URL."""
+    url = pg.create_database("bench_" + secrets.token_hex(4))
+    source, target = SQLiteStore(sqlite_path), open_url(url)
+    try:
+        target.replace_rows(list(source.export_rows()))
+    finally:
+        source.close()
+        target.close()
+    return url
+
+
 def markdown(rows: list[Row], command: str) -> str:
-    from .report import ms, num, stamp, table
+    from .report import comparison_table, stamp
 
     out = ["## 7. Signed-in `GET /api/me` with the store on PostgreSQL", "",
            "The same service (`onebar serve`: granian, 1 worker × 8 threads) over the same "
@@ -64,11 +70,6 @@ def markdown(rows: list[Row], command: str) -> str:
            "Ratio = PostgreSQL req/s ÷ SQLite req/s, median of the per-round ratios. A signed-in `/api/me` "
            "is one indexed read; on PostgreSQL it is one round trip (reads run in autocommit, and a pooled "
            "connection used within the last second skips the pool's liveness check).", "", stamp(command), ""]
-    out.append(table(
-        ["connections", "PostgreSQL req/s", "p50 ms", "p99 ms", "SQLite req/s", "p50 ms", "p99 ms", "ratio (req/s)"],
-        [[r.connections, num(r.subject.rps), ms(r.subject.p50_ms), ms(r.subject.p99_ms), num(r.baseline.rps),
-          ms(r.baseline.p50_ms), ms(r.baseline.p99_ms),
-          f"**{r.ratio:.2f}**" + (" ⚠ errors" if r.subject.failures or r.baseline.failures else "")]
-         for r in rows]))
+    out.append(comparison_table(rows, "PostgreSQL", "SQLite"))
     out.append("")
     return "\n".join(out)
