@@ -11,7 +11,6 @@ tests/browser/test_crosssite.py.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,9 +20,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, BrowserType, Page, expect
 
-from ..conftest import chromium_executable
 from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 from .conftest import ADA, HOSTPAGE, PASSWORD
+from .test_crosssite import cross_site_chromium
 
 #: The issue's bound: an event shows in every open bar within 1 s.
 LIVE_MS = 1000
@@ -59,28 +58,13 @@ def domains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Domains]:
 
 @pytest.fixture
 def context(browser_type: BrowserType, domains: Domains, tmp_path: Path) -> Iterator[BrowserContext]:
-    prefs = {"profile": {"cookie_controls_mode": 1, "block_third_party_cookies": True}}
-    (tmp_path / "profile" / "Default").mkdir(parents=True)
-    (tmp_path / "profile" / "Default" / "Preferences").write_text(json.dumps(prefs))
     origins = (domains.id, domains.a, domains.b, domains.c, domains.d)
-    args = [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        "--host-resolver-rules=MAP *.test 127.0.0.1",
-        "--unsafely-treat-insecure-origin-as-secure=" + ",".join(origins),
-    ]
-    exe = chromium_executable()
-    ctx = browser_type.launch_persistent_context(str(tmp_path / "profile"), args=args, headless=True,
-                                                 **({"executable_path": exe} if exe else {}))
-    errors: list[str] = []
-    ctx.on("weberror", lambda e: errors.append(str(e.error)))
     try:
-        yield ctx
+        with cross_site_chromium(browser_type, tmp_path / "profile", origins) as ctx:
+            yield ctx
     finally:
-        ctx.close()
-    # Leave the account as the next test expects it: enabled, named Ada.
-    domains.service.cli("user", "enable", ADA[0], check=False)
-    assert errors == []
+        # Leave the account as the next test expects it: enabled, named Ada.
+        domains.service.cli("user", "enable", ADA[0], check=False)
 
 
 def user_name(page: Page):  # type: ignore[no-untyped-def]
