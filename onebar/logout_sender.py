@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from .backchannel import LogoutTokens, logout_sid
+from .integrations.meclient import connect
 from .store.base import SESSION_ENDED, Backchannel, Store, normalize_origin
 
 __all__ = ["LogoutSender", "main"]
@@ -200,14 +201,7 @@ class LogoutSender:
         token = LogoutTokens(app.secret, clock=self._clock).issue(
             issuer=self.issuer, audience=app.origin, user_id=delivery.user_id, sid=delivery.sid)
         body = urlencode({"logout_token": token}).encode()
-        conn: http.client.HTTPConnection
-        if parts.scheme == "https":
-            import ssl
-
-            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=self.timeout,
-                                               context=ssl.create_default_context())
-        else:
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=self.timeout)
+        conn = connect(parts, self.timeout)
         # The socket's timeout bounds each read; this bounds the whole POST, so
         # an app that answers a byte at a time cannot hold a sender thread.
         cut = threading.Event()

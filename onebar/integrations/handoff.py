@@ -45,7 +45,6 @@ import http.client
 import json
 import logging
 import secrets
-import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -53,6 +52,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from werkzeug.http import dump_cookie
 
 from .cookies import cookie_value
+from .meclient import connect
 
 __all__ = ["CALLBACK_PATH", "CREDENTIAL_COOKIE", "LOGIN_PATH", "LOGOUT_PATH", "HandoffPaths", "Response"]
 
@@ -179,12 +179,7 @@ class HandoffPaths:
 
     def _redeem(self, code: str, verifier: str, origin: str) -> tuple[str | None, int]:
         parts = urlsplit(self.service_url)
-        conn: http.client.HTTPConnection
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=self.timeout,
-                                               context=ssl.create_default_context())
-        else:
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=self.timeout)
+        conn = connect(parts, self.timeout)
         try:
             body = json.dumps({"code": code, "code_verifier": verifier})
             conn.request("POST", (parts.path.rstrip("/") or "") + "/api/token", body=body, headers={

@@ -13,12 +13,12 @@ import json
 import ssl
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ..exc import ConfigError
 from .user import OnebarUser
 
-__all__ = ["MeClient", "Unavailable", "check_service_url"]
+__all__ = ["MeClient", "Unavailable", "check_service_url", "connect"]
 
 
 class Unavailable(Exception):
@@ -57,11 +57,9 @@ class MeClient:
         self.max_body = max_body
         self._clock = clock
         parts = urlsplit(self.service_url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
         self._path = (parts.path.rstrip("/") or "") + "/api/me"
-        self._ssl = ssl.create_default_context() if self._https else None
+        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self._parts = parts
 
     def ask(self, cookie: str | None, *, credential: str | None = None, origin: str | None = None) -> OnebarUser | None:
         """The user ``cookie`` belongs to, or None (signed out); :class:`Unavailable` otherwise.
@@ -76,11 +74,7 @@ class MeClient:
         else:
             headers["Cookie"] = f"{self.cookie_name}={cookie}"
         deadline = self._clock() + self.timeout
-        conn: http.client.HTTPConnection
-        if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        conn = connect(self._parts, self.timeout, self._ssl)
         try:
             conn.request("GET", self._path, headers=headers)
             if conn.sock is not None:
@@ -110,3 +104,15 @@ class MeClient:
         if user is None:
             raise Unavailable("the answer's 'user' is malformed")
         return user
+
+
+def connect(parts: SplitResult, timeout: float, context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+    """An unopened connection to ``parts``' host: HTTPS (certificates verified) or HTTP, by its scheme.
+
+    The one place the integrations and the service's logout sender make their
+    outgoing connections: no proxy from the environment, redirects never followed
+    (``http.client`` has none)."""
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
+                                           context=context or ssl.create_default_context())
+    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)

@@ -89,29 +89,18 @@ class RemoteVerifier:
     def verify(self, cookie: str) -> OnebarUser | None:
         if not looks_like_session(cookie):
             return None
-        key = cache_key(cookie)
-        cached = self._cache.get(key)
-        if cached is not MISS:
-            return cached  # type: ignore[no-any-return]
-        if self._clock() < self._down_until:
-            return None
-        asked_at = self._clock()
-        try:
-            user = self._client.ask(cookie)
-        except Unavailable as exc:
-            self._down_until = self._clock() + self.retry_after
-            log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",
-                        self.service_url, exc, self.retry_after)
-            return None
-        self._cache.put(key, user, asked_at)
-        return user
+        return self._lookup(cache_key(cookie), lambda: self._client.ask(cookie))
 
     def verify_credential(self, credential: str, origin: str) -> OnebarUser | None:
         """The user of a site credential (:mod:`onebar.integrations.handoff`) sent from
         ``origin``, or None; cached like cookies, under a hash of both."""
         if not looks_like_session(credential):  # the same signed shape
             return None
-        key = cache_key(f"{origin} {credential}")
+        return self._lookup(cache_key(f"{origin} {credential}"),
+                            lambda: self._client.ask(None, credential=credential, origin=origin))
+
+    def _lookup(self, key: str, ask: Callable[[], OnebarUser | None]) -> OnebarUser | None:
+        """The cached answer under ``key``, else ``ask()``'s (cached); None while the service is down."""
         cached = self._cache.get(key)
         if cached is not MISS:
             return cached  # type: ignore[no-any-return]
@@ -119,7 +108,7 @@ class RemoteVerifier:
             return None
         asked_at = self._clock()
         try:
-            user = self._client.ask(None, credential=credential, origin=origin)
+            user = ask()
         except Unavailable as exc:
             self._down_until = self._clock() + self.retry_after
             log.warning("onebar: no usable answer from %s (%s); treating visitors as signed out for %.1fs",

@@ -187,24 +187,19 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
-    @app.get("/onebar-handoff.js")
-    def onebar_handoff_js() -> Response:
-        # The cross-site hand-off, an ES module onebar.js imports only on pages of
-        # other registrable domains: a cross-origin module import needs CORS. It is
-        # public and sent without cookies, so any origin may load it.
-        response = send_from_directory(static_dir, "onebar-handoff.js", mimetype="text/javascript", max_age=300)
+    # The bar's lazy ES modules, which onebar.js imports when /api/me lists them:
+    # the cross-site hand-off (pages of other registrable domains) and the live
+    # stream's client. A cross-origin module import needs CORS; they are public
+    # and sent without cookies, so any origin may load them.
+    def lazy_module(name: str) -> Response:
+        response = send_from_directory(static_dir, name, mimetype="text/javascript", max_age=300)
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
         return response
 
-    @app.get("/onebar-live.js")
-    def onebar_live_js() -> Response:
-        # The live stream's client (onebar.live), an ES module onebar.js imports when
-        # /api/me lists it; public and sent without cookies, like the hand-off's.
-        response = send_from_directory(static_dir, "onebar-live.js", mimetype="text/javascript", max_age=300)
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        return response
+    for name in ("onebar-handoff.js", "onebar-live.js"):
+        app.add_url_rule(f"/{name}", f"module_{name.split('.')[0].replace('-', '_')}",
+                         lambda name=name: lazy_module(name), methods=["GET"])
 
     @app.errorhandler(StoreError)
     def store_error(exc: StoreError) -> tuple[Response | str, int, dict[str, str]]:
