@@ -156,6 +156,7 @@ def proxied_app(tmp_path):
     {"Host": "id.example.com", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
     {"Host": "id.example.com:443", "X-Forwarded-Proto": "https"},
 ], ids=["host", "default-port", "forwarded-https", "https-default-port"])
+@time_machine.travel("2026-11-23 12:00:00", tick=False)  # both paths re-issue the cookie in the same second
 def test_links_and_cookie_follow_host_and_forwarded_scheme_on_both_paths(proxied_app, headers):
     app, store = proxied_app
     user = store.create_user("grace@example.com", "Grace Hopper", "x")
