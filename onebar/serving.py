@@ -95,28 +95,34 @@ def check_port(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _granian(target: str, host: str, port: int, **options: Any) -> Any:
+    """A granian Server for ``target`` (a ``module:factory``) on host:port, with what both processes share.
+
+    The port is checked first (granian's SO_REUSEPORT would share a taken
+    one); granian's own access log is off (onebar.accesslog writes one line
+    per request, the same under any server); a worker that dies is respawned.
+    """
+    from granian.server import Server
+
+    check_port(host, port)
+    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    return Server(target, address=address, port=port, factory=True, log_access=False,
+                  respawn_failed_workers=True, websockets=False, **options)
+
+
 def run(target: str = SERVICE_TARGET, *, host: str = "localhost", port: int = 5000, workers: int = 1,
         threads: int = 8, drain_timeout: int = DRAIN_TIMEOUT, name: str = "onebar") -> None:
     """Serve the WSGI app that ``target`` (``module:factory``) builds, until SIGTERM/SIGINT."""
     from granian.constants import Interfaces
-    from granian.server import Server
 
     if port == 0:
         raise ConfigError("give a port: granian's workers each bind it, so 0 cannot be shared")
-    check_port(host, port)
-    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    server = Server(
-        target,
-        address=address,
-        port=port,
+    server = _granian(
+        target, host, port,
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads,
-        factory=True,
-        log_access=False,  # onebar.accesslog does it, the same under any server
         workers_kill_timeout=drain_timeout,
-        respawn_failed_workers=True,
-        websockets=False,
     )
     print(f"{name} serving on http://{host}:{port}/ ({workers} worker{'s' * (workers != 1)} "
           f"× {threads} threads)", flush=True)
@@ -140,26 +146,17 @@ def run_events(*, host: str = "localhost", port: int = 5001, max_streams: int = 
     import resource
 
     from granian.constants import Interfaces
-    from granian.server import Server
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
-    check_port(host, port)
-    address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    server = Server(
-        EVENTS_TARGET,
-        address=address,
-        port=port,
+    server = _granian(
+        EVENTS_TARGET, host, port,
         interface=Interfaces.ASGI,
         workers=1,
-        factory=True,
         backlog=4096,
         backpressure=max_streams,
-        log_access=False,
         workers_kill_timeout=2,  # a stream never finishes by itself: do not wait for it
-        respawn_failed_workers=True,
-        websockets=False,
     )
     print(f"onebar events serving on http://{host}:{port}/api/events", flush=True)
     server.serve()
