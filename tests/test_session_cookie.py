@@ -235,9 +235,14 @@ def test_a_planted_session_is_not_adopted_by_sign_in(app, client, auth, store, s
 
 
 def test_clearing_a_dead_cookie_on_the_api_keeps_one_vary_header(client):
-    """The fixed API headers go first, so the cookie's Vary: Cookie joins them (one header, not two)."""
+    """The fixed API headers go first, so the cookie's Vary: Cookie joins them (one header, not two).
+
+    A query string sends /api/me through Flask and its after-request hooks
+    (a plain GET is answered by onebar.web.fastpath, which writes its headers
+    itself and is compared with this path in tests/test_fastpath.py).
+    """
     client.set_cookie("onebar_session", "forged.cookie.value", domain="localhost")
-    response = client.get("/api/me")
+    response = client.get("/api/me?through=flask")
     assert response.get_json()["user"] is None
     assert "onebar_session=;" in response.headers["Set-Cookie"]
     assert response.headers.getlist("Vary") == ["Origin, Cookie, Authorization, Sec-Fetch-Site"]

@@ -29,8 +29,6 @@ from ..sessions import SessionCodec
 from ..settings import Settings
 from ..store import Store, open_store
 from ..tokens import LinkSigner
-from . import jsonapi, pages
-from .fastpath import MeHandler
 from . import handoff, jsonapi, pages
 from .fastpath import API_VARY, MeHandler
 from .gate import SignInGate

@@ -139,19 +139,19 @@ class MeHandler:
         """The signed-in user (or None) and a Set-Cookie header to send (or None)."""
         if raw is None:
             return None, None
-        ob = self.state
-        token = ob.codec.decode(raw)
+        svc = self.state
+        token = svc.codec.decode(raw)
         now = int(time.time())
-        active = ob.store.get_active_session(token.sid, now) if token else None
+        active = svc.store.get_active_session(token.sid, now) if token else None
         if token is None or active is None or active.user.id != token.uid:
             return None, self._clear[secure]
-        if token.stale or token.age(now) >= ob.settings.session_renew_after:
-            max_age = ob.settings.session_max_age
+        if token.stale or token.age(now) >= svc.settings.session_renew_after:
+            max_age = svc.settings.session_max_age
             try:
-                ob.store.extend_session(token.sid, expires_at=now + max_age, now=now)
+                svc.store.extend_session(token.sid, expires_at=now + max_age, now=now)
             except StoreBusy:
                 return active.user, None
-            value = ob.codec.encode(token.sid, token.uid)
+            value = svc.codec.encode(token.sid, token.uid)
             return active.user, ("Set-Cookie", dump_cookie(self.cookie_name, value, max_age=max_age, secure=secure,
                                                            **self._cookie_args))
         return active.user, None

@@ -32,7 +32,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from .. import handoff
 from ..exc import ValidationError
 from ..store import normalize_origin
-from .state import current_session, onebar
+from .state import current_session, service
 
 bp = Blueprint("handoff", __name__)
 
@@ -60,10 +60,10 @@ def _back(return_to: str, mode: str, params: dict[str, str]) -> Response:
 
 @bp.get("/authorize")
 def authorize() -> Response | tuple[str, int]:
-    ob = onebar()
+    svc = service()
     args = request.args
     origin, return_to = args.get("origin", ""), args.get("return_to", "")
-    if origin not in ob.app_origins or len(return_to) > MAX_RETURN_TO:
+    if origin not in svc.app_origins or len(return_to) > MAX_RETURN_TO:
         return _bad_request("The site that sent you here is not registered with this service.")
     try:
         if normalize_origin(return_to) != origin:
@@ -82,7 +82,7 @@ def authorize() -> Response | tuple[str, int]:
         # Sign in (or up) here, then come back to this very request.
         return redirect(url_for("pages.login", next=request.full_path), 303)
     code = handoff.new_code()
-    ob.store.create_handoff_code(
+    svc.store.create_handoff_code(
         handoff.code_key(code), session_key=active.session.key, origin=origin,
         challenge=args["code_challenge"], expires_at=int(time.time()) + handoff.CODE_LIFETIME)
     return _back(return_to, mode, {"onebar_code": code, "onebar_state": state})
@@ -94,9 +94,9 @@ def _token_error(status: int, error: str, description: str) -> tuple[Response, i
 
 def token() -> Response | tuple[Response, int]:
     """``POST /api/token``: exchange a code and its verifier for a site credential."""
-    ob = onebar()
+    svc = service()
     origin = request.headers.get("Origin")
-    if origin is None or origin not in ob.app_origins:
+    if origin is None or origin not in svc.app_origins:
         return _token_error(403, "invalid_client", "this origin is not a registered app")
     body = request.get_json(silent=True)
     if not request.is_json or not isinstance(body, dict):
@@ -107,16 +107,16 @@ def token() -> Response | tuple[Response, int]:
     now = int(time.time())
     # Taken (deleted) before any check: a code is good for one attempt, so a
     # wrong verifier cannot be retried against it.
-    issued = ob.store.take_handoff_code(handoff.code_key(code), now)
+    issued = svc.store.take_handoff_code(handoff.code_key(code), now)
     if issued is None:
         return _token_error(400, "invalid_grant", "the code is unknown, used or expired")
     if issued.origin != origin:
         return _token_error(400, "invalid_grant", "the code was issued to another site")
     if not handoff.verifier_matches(verifier, issued.challenge):
         return _token_error(400, "invalid_grant", "the code_verifier does not match the code's challenge")
-    active = ob.store.get_active_session_by_key(issued.session_key, now)
+    active = svc.store.get_active_session_by_key(issued.session_key, now)
     if active is None:
         return _token_error(400, "invalid_grant", "the session the code came from has ended")
     current_app.logger.info("hand-off: a credential for %s, user %s", origin, active.user.id)
-    return jsonify(credential=ob.site_credentials.issue(issued.session_key, origin), token_type="Bearer",
-                   expires_in=ob.site_credentials.max_age)
+    return jsonify(credential=svc.site_credentials.issue(issued.session_key, origin), token_type="Bearer",
+                   expires_in=svc.site_credentials.max_age)

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import audit
 from .handoff import token
 from .openapi import document
-from .state import current_session, end_session, onebar
+from .state import current_session, end_session, service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.add_url_rule("/token", view_func=token, methods=["POST"])
@@ -90,11 +90,11 @@ def me_response() -> Response:
     ``"events"`` is the URL of the live stream (``onebar.live``) when one is
     configured (``events_url``).
     """
-    ob = onebar()
+    svc = service()
     active = current_session()
-    base = ob.own_origin()
+    base = svc.own_origin()
     cross = is_cross_site(request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), base)
-    body = me_body(active.user if active is not None else None, ob.apps, base, cross, ob.settings.events_url)
+    body = me_body(active.user if active is not None else None, svc.apps, base, cross, svc.settings.events_url)
     return Response(body, mimetype="application/json")
 
 
@@ -109,20 +109,20 @@ def me() -> Response:
 
 @bp.post("/logout")
 def logout() -> Response | tuple[Response, int]:
-    ob = onebar()
+    svc = service()
     origin = request.headers.get("Origin")
     # A cross-site form cannot send JSON without a CORS preflight, and the
     # preflight only passes for registered origins; the Origin check below
     # refuses the rest outright.
-    if origin is None or (origin not in ob.app_origins and origin != ob.own_origin()):
+    if origin is None or (origin not in svc.app_origins and origin != svc.own_origin()):
         return _error(403, "sign out from this origin is not allowed")
     if not request.is_json:
         return _error(415, "send Content-Type: application/json")
     active = current_session()
     end_session()
     if active is not None:
-        audit.record(ob.store, "logout", user=active.user, address=request.remote_addr or "",
-                     app=ob.app_for(origin))
+        audit.record(svc.store, "logout", user=active.user, address=request.remote_addr or "",
+                     app=svc.app_for(origin))
     return me_response()
 
 
@@ -130,7 +130,7 @@ def logout() -> Response | tuple[Response, int]:
 def openapi() -> Response:
     # The same document whatever the Host header says, so a shared cache can
     # keep it: the configured public URL, else "/" (relative to the document).
-    response = jsonify(document(onebar().settings.public_url or "/"))
+    response = jsonify(document(service().settings.public_url or "/"))
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response

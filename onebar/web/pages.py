@@ -19,7 +19,7 @@ from ..store import User, normalize_email, normalize_origin
 from .devices import describe
 from .forms import (ConfirmForm, DeleteForm, EmailForm, ForgotForm, LoginForm, PasswordForm, ProfileForm,
                     ResetForm, SignupForm)
-from .state import current_session, end_session, onebar, start_session
+from .state import current_session, end_session, service, start_session
 
 bp = Blueprint("pages", __name__)
 
@@ -38,7 +38,7 @@ NEUTRAL_DISABLED = "This account cannot sign in. Ask the administrator of this s
 
 @bp.app_context_processor
 def _policy() -> dict[str, Any]:
-    return {"signup_open": onebar().settings.signup == "open"}
+    return {"signup_open": service().settings.signup == "open"}
 
 
 def _address() -> str:
@@ -46,7 +46,7 @@ def _address() -> str:
 
 
 def _audit(event: str, user: User | None = None, *, email: str = "", app: str = "", detail: str = "") -> None:
-    audit.record(onebar().store, event, user=user, email=email, address=_address(), app=app, detail=detail)
+    audit.record(service().store, event, user=user, email=email, address=_address(), app=app, detail=detail)
 
 
 def _typed_email(email: str) -> str:
@@ -60,17 +60,17 @@ def _typed_email(email: str) -> str:
 
 
 def _mail(to: str, subject: str, body: str) -> None:
-    send_later(onebar().mailer, Message(to=to, subject=subject, body=body))
+    send_later(service().mailer, Message(to=to, subject=subject, body=body))
 
 
 def _link(endpoint: str, **values: str) -> str | None:
-    origin = onebar().mail_origin()
+    origin = service().mail_origin()
     return origin + url_for(endpoint, **values) if origin else None
 
 
 def send_verification(user: User) -> bool:
-    ob = onebar()
-    link = _link("pages.verify_email", token=ob.links.dumps(tokens.VERIFY, {"u": user.id, "e": user.email}))
+    svc = service()
+    link = _link("pages.verify_email", token=svc.links.dumps(tokens.VERIFY, {"u": user.id, "e": user.email}))
     if link is None:
         current_app.logger.warning("no mail link: set ONEBAR_PUBLIC_URL (the address links in mail point to)")
         return False
@@ -82,7 +82,7 @@ def send_verification(user: User) -> bool:
 
 def _device_for(email: str) -> str | None:
     """The device id of this browser if it has signed in to ``email`` before."""
-    payload = onebar().links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
+    payload = service().links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
     try:
         key = normalize_email(email)
     except ValidationError:
@@ -93,14 +93,14 @@ def _device_for(email: str) -> str | None:
 
 
 def _remember_device(email: str) -> None:
-    g.onebar_device = onebar().links.dumps(DEVICE, {"e": normalize_email(email), "n": secrets.token_urlsafe(12)})
+    g.onebar_device = service().links.dumps(DEVICE, {"e": normalize_email(email), "n": secrets.token_urlsafe(12)})
 
 
 @bp.after_app_request
 def _write_device_cookie(response: Response) -> Response:
     value = g.pop("onebar_device", None)
     if value:
-        s = onebar().settings
+        s = service().settings
         response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE[1], path="/login", secure=bool(s.cookie_secure),
                             httponly=True, samesite="Lax")
     return response
@@ -123,14 +123,14 @@ def refuse_cross_origin_forms() -> tuple[str, int] | None:
     current_app.logger.warning(
         "refused a form POST to %s from another origin (Origin %r, Sec-Fetch-Site %r); if this service's "
         "public origin is not %s, set ONEBAR_PUBLIC_URL", request.path, request.headers.get("Origin"),
-        request.headers.get("Sec-Fetch-Site"), onebar().own_origin())
+        request.headers.get("Sec-Fetch-Site"), service().own_origin())
     return render_template(
         "error.html", title="Please try again",
         message="This form was sent from another site. Open the page on this site and try again."), 403
 
 
 def _from_own_origin() -> bool:
-    own = onebar().own_origin()
+    own = service().own_origin()
     origin = request.headers.get("Origin")
     if origin is not None:
         return _same_origin(origin, own)
@@ -150,7 +150,7 @@ def _same_origin(url: str, own: str) -> bool:
 
 def _next_target(default: str = "/") -> str:
     raw = request.form.get("next") if request.method == "POST" else request.args.get("next")
-    return safe_next(raw, onebar().redirect_origins(), default)
+    return safe_next(raw, service().redirect_origins(), default)
 
 
 def _too_many(template: str, retry_after: int, form: LoginForm | SignupForm) -> tuple[str, int, dict[str, str]]:
@@ -162,12 +162,12 @@ def _too_many(template: str, retry_after: int, form: LoginForm | SignupForm) -> 
 def index() -> str | Response:
     if current_session() is not None:
         return redirect(url_for(".account"))
-    return render_template("index.html", apps=onebar().apps)
+    return render_template("index.html", apps=service().apps)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
-    ob = onebar()
+    svc = service()
     form = LoginForm()
     if request.method == "GET":
         form.next.data = _next_target(default="")
@@ -176,24 +176,24 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template("login.html", form=form), 400
     address, email = _address(), form.email.data or ""
     device = _device_for(email)
-    app = ob.app_for(_next_target(default=""))
+    app = svc.app_for(_next_target(default=""))
     # Failures first (guessing), then every attempt (each costs a hash). A
     # browser this account signed in on before counts in windows of its own.
-    wait = (ob.throttle.retry_after(address, email, device=device, anywhere=True)
-            or ob.throttle.attempt(address, email, device=device))
+    wait = (svc.throttle.retry_after(address, email, device=device, anywhere=True)
+            or svc.throttle.attempt(address, email, device=device))
     if wait is not None:
         return _too_many("login.html", wait, form)
-    found = ob.store.get_credentials(email)
+    found = svc.store.get_credentials(email)
     # verify() spends the same time whether or not the account exists; the
     # pool bounds how many run at once (503 past it).
-    with ob.hashing.slot():
+    with svc.hashing.slot():
         matched = passwords.verify(found[1] if found else None, form.password.data or "")
     if not matched or found is None:
-        ob.throttle.count(address, email, device=device, anywhere=True)
+        svc.throttle.count(address, email, device=device, anywhere=True)
         user = found[0] if found else None
         typed = _typed_email(email)
         _audit("login.failure", user, email=typed, app=app, detail="known device" if device else "")
-        if ob.throttle.retry_after(address, email, device=device, anywhere=True) is not None:
+        if svc.throttle.retry_after(address, email, device=device, anywhere=True) is not None:
             _audit("login.lockout", user, email=typed, app=app, detail="known device" if device else "")
         form.form_errors.append("That email and password do not match an account.")
         return render_template("login.html", form=form), 401
@@ -202,7 +202,7 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         _audit("login.failure", user, app=app, detail="account disabled")
         form.form_errors.append(NEUTRAL_DISABLED)
         return render_template("login.html", form=form), 403
-    ob.throttle.reset(address, email, device=device)
+    svc.throttle.reset(address, email, device=device)
     start_session(user.id)
     if device is None:
         _remember_device(user.email)
@@ -216,13 +216,13 @@ def _closed(title: str, message: str) -> tuple[str, int]:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
-    ob = onebar()
-    policy, domains = ob.settings.signup, ob.settings.signup_domains
+    svc = service()
+    policy, domains = svc.settings.signup, svc.settings.signup_domains
     if policy == "closed":
         return _closed("Sign-up is closed", "New accounts are created by the service's administrator.")
     form = SignupForm()
     raw_invite = request.args.get("invite") if request.method == "GET" else form.invite.data
-    invite = ob.links.loads(tokens.INVITE, raw_invite) if raw_invite else None
+    invite = svc.links.loads(tokens.INVITE, raw_invite) if raw_invite else None
     invited = invite.get("e") if invite and isinstance(invite.get("e"), str) else None
     if raw_invite and invited is None:
         return _closed("This invitation link does not work",
@@ -242,22 +242,22 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
         form.email.errors = [f"Sign-up is open to addresses at {', '.join(domains)} only."]
         return render_template("signup.html", form=form, invited=invited, domains=domains), 403
     address = _address()
-    wait = ob.throttle.retry_after(address, SIGNUP)
+    wait = svc.throttle.retry_after(address, SIGNUP)
     if wait is not None:
         form.form_errors.append(f"Too many attempts. Try again in {wait} seconds.")
         return render_template("signup.html", form=form, invited=invited, domains=domains), 429, {
             "Retry-After": str(wait)}
-    ob.throttle.count(address, SIGNUP)
-    with ob.hashing.slot():
+    svc.throttle.count(address, SIGNUP)
+    with svc.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
     try:
-        user = ob.store.create_user(form.email.data or "", form.name.data or "", hashed)
+        user = svc.store.create_user(form.email.data or "", form.name.data or "", hashed)
     except DuplicateError:
         form.email.errors = ["An account with this email already exists. Sign in instead?"]
         return render_template("signup.html", form=form, invited=invited, domains=domains), 409
-    _audit("signup", user, app=ob.app_for(_next_target(default="")), detail="invited" if invited else "")
+    _audit("signup", user, app=svc.app_for(_next_target(default="")), detail="invited" if invited else "")
     if invited is not None:
-        ob.store.mark_email_verified(user.id, invited)  # the invitation reached this mailbox
+        svc.store.mark_email_verified(user.id, invited)  # the invitation reached this mailbox
     else:
         send_verification(user)
     start_session(user.id)
@@ -277,7 +277,7 @@ def _account_page(profile: ProfileForm | None = None, password: PasswordForm | N
     active = _require_user()
     user = active.user
     profile = profile or ProfileForm(data={"name": user.name, "avatar_url": user.avatar_url or ""})
-    store = onebar().store
+    store = service().store
     sessions = store.list_sessions(user.id, int(time.time()))
     events = store.list_audit(user_id=user.id, limit=10)[::-1]  # newest first
     return (
@@ -294,7 +294,7 @@ def _account_page(profile: ProfileForm | None = None, password: PasswordForm | N
             email_form=email or EmailForm(prefix="change"),
             delete_form=delete or DeleteForm(prefix="delete"),
             confirm=ConfirmForm(),
-            apps=onebar().apps,
+            apps=service().apps,
         ),
         status,
     )
@@ -302,17 +302,17 @@ def _account_page(profile: ProfileForm | None = None, password: PasswordForm | N
 
 def _check_password(active, form_field, subject: str):  # type: ignore[no-untyped-def]
     """Throttled re-entry of the current password: None when right, else a page."""
-    ob = onebar()
+    svc = service()
     address, subject = _address(), f"{subject}:{active.user.id}"
-    wait = ob.throttle.retry_after(address, subject)
+    wait = svc.throttle.retry_after(address, subject)
     if wait is not None:
         form_field.errors = [f"Too many attempts. Try again in {wait} seconds."]
         return wait
-    found = ob.store.get_credentials(active.user.email)
-    with ob.hashing.slot():
+    found = svc.store.get_credentials(active.user.email)
+    with svc.hashing.slot():
         matched = found is not None and passwords.verify(found[1], form_field.data or "")
     if not matched:
-        ob.throttle.count(address, subject)
+        svc.throttle.count(address, subject)
         form_field.errors = ["That is not your current password."]
         return 0
     return None
@@ -330,7 +330,7 @@ def update_profile():  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         return _account_page(profile=form, status=400)
     # An empty picture field clears the picture (the store keeps NULL).
-    onebar().store.update_user(active.user.id, name=form.name.data, avatar_url=form.avatar_url.data or "")
+    service().store.update_user(active.user.id, name=form.name.data, avatar_url=form.avatar_url.data or "")
     flash("Your profile is saved.")
     return redirect(url_for(".account"), 303)
 
@@ -338,28 +338,28 @@ def update_profile():  # type: ignore[no-untyped-def]
 @bp.post("/account/password")
 def change_password():  # type: ignore[no-untyped-def]
     active = _require_user()
-    ob = onebar()
+    svc = service()
     form = PasswordForm()
     if not form.validate_on_submit():
         return _account_page(password=form, status=400)
     # Someone holding a stolen session must not be able to guess the password.
     address, subject = request.remote_addr or "", f"password:{active.user.id}"
-    wait = ob.throttle.retry_after(address, subject)
+    wait = svc.throttle.retry_after(address, subject)
     if wait is not None:
         form.current.errors = [f"Too many attempts. Try again in {wait} seconds."]
         page, _ = _account_page(password=form)
         return page, 429, {"Retry-After": str(wait)}
-    found = ob.store.get_credentials(active.user.email)
-    with ob.hashing.slot():
+    found = svc.store.get_credentials(active.user.email)
+    with svc.hashing.slot():
         matched = found is not None and passwords.verify(found[1], form.current.data or "")
     if not matched:
-        ob.throttle.count(address, subject)
+        svc.throttle.count(address, subject)
         form.current.errors = ["That is not your current password."]
         return _account_page(password=form, status=400)
     # One transaction: the new password and the end of every existing session.
-    with ob.hashing.slot():
+    with svc.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
-    ob.store.set_password(active.user.id, hashed)
+    svc.store.set_password(active.user.id, hashed)
     _audit("password.change", active.user, detail="other sessions signed out")
     start_session(active.user.id)  # this browser carries on, with a fresh session
     flash("Your password is changed. Every other device is signed out.")
@@ -375,7 +375,7 @@ def revoke_session(key: str):  # type: ignore[no-untyped-def]
         end_session()
         _audit("logout", active.user)
         return redirect(url_for(".login"), 303)
-    if onebar().store.revoke_session_key(active.user.id, key):
+    if service().store.revoke_session_key(active.user.id, key):
         _audit("session.revoke", active.user, detail="one device")
     flash("That device is signed out.")
     return redirect(url_for(".account"), 303)
@@ -386,7 +386,7 @@ def revoke_all():  # type: ignore[no-untyped-def]
     active = _require_user()
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    count = onebar().store.revoke_user_sessions(active.user.id)
+    count = service().store.revoke_user_sessions(active.user.id)
     end_session()
     _audit("session.revoke", active.user, detail=f"all devices ({count})")
     flash("You are signed out everywhere.")
@@ -402,7 +402,7 @@ def logout():  # type: ignore[no-untyped-def]
         active = current_session()
         end_session()
         if active is not None:
-            _audit("logout", active.user, app=onebar().app_for(_next_target(default="")))
+            _audit("logout", active.user, app=service().app_for(_next_target(default="")))
         return redirect(_next_target(), 303)
     form.next.data = _next_target(default="")
     return render_template("logout.html", form=form, signed_in=current_session())
@@ -411,7 +411,7 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.post("/account/email")
 def change_email():  # type: ignore[no-untyped-def]
     active = _require_user()
-    ob = onebar()
+    svc = service()
     form = EmailForm(prefix="change")
     if not form.validate_on_submit():
         return _account_page(email=form, status=400)
@@ -420,12 +420,12 @@ def change_email():  # type: ignore[no-untyped-def]
         page, _ = _account_page(email=form)
         return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 400)
     old = active.user
-    domains = ob.settings.signup_domains
+    domains = svc.settings.signup_domains
     if domains and (form.email.data or "").rpartition("@")[2].casefold() not in domains:
         form.email.errors = [f"Use an address at {', '.join(domains)}."]
         return _account_page(email=form, status=400)
     try:
-        user = ob.store.set_email(old.id, form.email.data or "")
+        user = svc.store.set_email(old.id, form.email.data or "")
     except DuplicateError:
         form.email.errors = ["Another account uses this email."]
         return _account_page(email=form, status=409)
@@ -449,7 +449,7 @@ def delete_account():  # type: ignore[no-untyped-def]
         page, _ = _account_page(delete=form)
         return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 400)
     end_session()
-    onebar().store.delete_user(active.user.id)
+    service().store.delete_user(active.user.id)
     _audit("account.delete", active.user, detail="by the user")
     flash("Your account is deleted. Every app has forgotten you.")
     return redirect(url_for(".index"), 303)
@@ -458,17 +458,17 @@ def delete_account():  # type: ignore[no-untyped-def]
 @bp.post("/account/verify/resend")
 def resend_verification():  # type: ignore[no-untyped-def]
     active = _require_user()
-    ob = onebar()
+    svc = service()
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if active.user.email_verified:
         return redirect(url_for(".account"), 303)
     address, subject = _address(), f"verify:{active.user.id}"
-    wait = ob.throttle.retry_after(address, subject)
+    wait = svc.throttle.retry_after(address, subject)
     if wait is not None:
         flash(f"A link was sent a moment ago. Try again in {wait} seconds.")
         return redirect(url_for(".account"), 303)
-    ob.throttle.count(address, subject)
+    svc.throttle.count(address, subject)
     send_verification(active.user)
     flash(f"We sent a new link to {active.user.email}.")
     return redirect(url_for(".account"), 303)
@@ -477,9 +477,9 @@ def resend_verification():  # type: ignore[no-untyped-def]
 @bp.route("/email/verify/<token>", methods=["GET", "POST"])
 def verify_email(token: str):  # type: ignore[no-untyped-def]
     """GET shows a button; POST confirms (a mail scanner's GET changes nothing)."""
-    ob = onebar()
-    payload = ob.links.loads(tokens.VERIFY, token)
-    user = ob.store.get_user(str(payload.get("u"))) if payload else None
+    svc = service()
+    payload = svc.links.loads(tokens.VERIFY, token)
+    user = svc.store.get_user(str(payload.get("u"))) if payload else None
     if user is None or payload is None or str(payload.get("e", "")).casefold() != user.email.casefold():
         return render_template("error.html", title="This link does not work",
                                message="It has expired, or the account's email has changed since it was sent. "
@@ -489,7 +489,7 @@ def verify_email(token: str):  # type: ignore[no-untyped-def]
         return render_template("verify.html", form=form, user=user)
     if not form.validate_on_submit():
         abort(400)
-    if not user.email_verified and ob.store.mark_email_verified(user.id, user.email):
+    if not user.email_verified and svc.store.mark_email_verified(user.id, user.email):
         _audit("email.verify", user)
     flash(f"Thank you: {user.email} is confirmed.")
     return redirect(url_for(".account") if current_session() else url_for(".login"), 303)
@@ -501,7 +501,7 @@ RESET_SENT = ("If an account uses that address, we have sent it a link to choose
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 def forgot_password():  # type: ignore[no-untyped-def]
-    ob = onebar()
+    svc = service()
     form = ForgotForm()
     if request.method == "GET":
         return render_template("forgot.html", form=form)
@@ -509,18 +509,18 @@ def forgot_password():  # type: ignore[no-untyped-def]
         return render_template("forgot.html", form=form), 400
     address, email = _address(), form.email.data or ""
     subject = f"forgot:{email}"
-    wait = ob.throttle.retry_after(address, subject)
+    wait = svc.throttle.retry_after(address, subject)
     if wait is not None:
         form.form_errors.append(f"Too many requests. Try again in {wait} seconds.")
         return render_template("forgot.html", form=form), 429, {"Retry-After": str(wait)}
-    ob.throttle.count(address, subject)
-    user = ob.store.get_user_by_email(email)
+    svc.throttle.count(address, subject)
+    user = svc.store.get_user_by_email(email)
     # Logged either way: the same work whether or not the account exists.
     _audit("password.reset-request", user, email=_typed_email(email),
            detail="" if user is not None else "no such account")
     if user is not None and not user.disabled:
-        version = ob.store.get_token_version(user.id)
-        link = _link("pages.reset_password", token=ob.links.dumps(tokens.RESET, {"u": user.id, "v": version}))
+        version = svc.store.get_token_version(user.id)
+        link = _link("pages.reset_password", token=svc.links.dumps(tokens.RESET, {"u": user.id, "v": version}))
         if link is not None:
             _mail(user.email, "Reset your Onebar password",
                   f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Onebar password. "
@@ -533,19 +533,19 @@ def forgot_password():  # type: ignore[no-untyped-def]
 
 
 def _reset_user(token: str) -> User | None:
-    ob = onebar()
-    payload = ob.links.loads(tokens.RESET, token)
+    svc = service()
+    payload = svc.links.loads(tokens.RESET, token)
     if payload is None:
         return None
-    user = ob.store.get_user(str(payload.get("u")))
-    if user is None or user.disabled or ob.store.get_token_version(user.id) != payload.get("v"):
+    user = svc.store.get_user(str(payload.get("u")))
+    if user is None or user.disabled or svc.store.get_token_version(user.id) != payload.get("v"):
         return None  # used already, or the password or email changed since
     return user
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):  # type: ignore[no-untyped-def]
-    ob = onebar()
+    svc = service()
     user = _reset_user(token)
     if user is None:
         return render_template("error.html", title="This link does not work",
@@ -556,9 +556,9 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
         return render_template("reset.html", form=form, user=user), (200 if request.method == "GET" else 400)
     # One transaction: the new password, a new token version (this link dies)
     # and the end of every session of the account.
-    with ob.hashing.slot():
+    with svc.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
-    ob.store.set_password(user.id, hashed)
+    svc.store.set_password(user.id, hashed)
     _audit("password.reset", user, detail="all sessions signed out")
     start_session(user.id)
     _remember_device(user.email)

@@ -108,7 +108,7 @@ class SessionPurger:
             return 0
 
 
-def onebar() -> Service:
+def service() -> Service:
     """This app's :class:`Service`."""
     return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
 
@@ -128,57 +128,57 @@ def bearer_credential(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-def session_of_credential(ob: Service, authorization: str | None, origin: str | None, now: int) -> ActiveSession | None:
+def session_of_credential(svc: Service, authorization: str | None, origin: str | None, now: int) -> ActiveSession | None:
     """The live session a site credential names, when it is sent from the origin it
     was issued to and that origin is still registered; None for anything else."""
-    if origin is None or origin not in ob.app_origins or ob.site_credentials is None:
+    if origin is None or origin not in svc.app_origins or svc.site_credentials is None:
         return None
-    key = ob.site_credentials.read(bearer_credential(authorization), origin)
-    return ob.store.get_active_session_by_key(key, now) if key else None
+    key = svc.site_credentials.read(bearer_credential(authorization), origin)
+    return svc.store.get_active_session_by_key(key, now) if key else None
 
 
 def _resolve() -> ActiveSession | None:
-    ob = onebar()
+    svc = service()
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         # A site on another domain speaks with its credential (onebar.handoff);
         # the header decides alone, whatever cookie came along.
         g.onebar_via_credential = True
-        return session_of_credential(ob, authorization, request.headers.get("Origin"), int(time.time()))
-    raw = request.cookies.get(ob.settings.cookie_name)
+        return session_of_credential(svc, authorization, request.headers.get("Origin"), int(time.time()))
+    raw = request.cookies.get(svc.settings.cookie_name)
     if raw is None:
         return None
-    token = ob.codec.decode(raw)
+    token = svc.codec.decode(raw)
     now = int(time.time())
-    active = ob.store.get_active_session(token.sid, now) if token else None
+    active = svc.store.get_active_session(token.sid, now) if token else None
     if token is None or active is None or active.user.id != token.uid:
         g.onebar_cookie = None  # clear the dead cookie on the way out
         return None
-    if token.stale or token.age(now) >= ob.settings.session_renew_after:
+    if token.stale or token.age(now) >= svc.settings.session_renew_after:
         try:
-            ob.store.extend_session(token.sid, expires_at=now + ob.settings.session_max_age, now=now)
+            svc.store.extend_session(token.sid, expires_at=now + svc.settings.session_max_age, now=now)
         except StoreBusy:
             return active  # renewing can wait for a later request; knowing the user cannot
-        g.onebar_cookie = ob.codec.encode(token.sid, token.uid)
+        g.onebar_cookie = svc.codec.encode(token.sid, token.uid)
     return active
 
 
 def start_session(user_id: str) -> None:
     """Sign this browser in with a brand-new session (never reuse an old id)."""
-    ob = onebar()
+    svc = service()
     old = current_session()
     if old is not None:
-        ob.store.revoke_session_key(old.user.id, old.session.key)
-    sid = ob.store.create_session(
+        svc.store.revoke_session_key(old.user.id, old.session.key)
+    sid = svc.store.create_session(
         user_id,
-        expires_at=int(time.time()) + ob.settings.session_max_age,
+        expires_at=int(time.time()) + svc.settings.session_max_age,
         user_agent=request.user_agent.string,
         ip=request.remote_addr or "",
     )
-    g.onebar_cookie = ob.codec.encode(sid, user_id)
+    g.onebar_cookie = svc.codec.encode(sid, user_id)
     g.onebar_active = None  # the new session counts from the next request
-    if ob.purger is not None:
-        ob.purger.maybe(time.time())
+    if svc.purger is not None:
+        svc.purger.maybe(time.time())
 
 
 def end_session() -> None:
@@ -188,17 +188,17 @@ def end_session() -> None:
     credential came from is revoked: the service's own cookie for it and
     every other site's credential derived from it die with it.
     """
-    ob = onebar()
+    svc = service()
     if "Authorization" in request.headers:
         active = current_session()
         if active is not None:
-            ob.store.revoke_session_key(active.user.id, active.session.key)
+            svc.store.revoke_session_key(active.user.id, active.session.key)
         g.onebar_active = None
         return
-    raw = request.cookies.get(ob.settings.cookie_name)
-    token = ob.codec.decode(raw) if raw else None
+    raw = request.cookies.get(svc.settings.cookie_name)
+    token = svc.codec.decode(raw) if raw else None
     if token is not None:
-        ob.store.revoke_session(token.sid)
+        svc.store.revoke_session(token.sid)
     g.onebar_active = None
     g.onebar_cookie = None
 
@@ -207,7 +207,7 @@ def write_cookie(response: Response) -> Response:
     """after_request: apply what the request decided about the cookie."""
     if "onebar_cookie" not in g:
         return response
-    s = onebar().settings
+    s = service().settings
     # Secure when configured, and always on an https request (behind a
     # trusted proxy that says https, without public_url set).
     secure = bool(s.cookie_secure) or request.scheme == "https"
