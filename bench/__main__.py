@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import loadgen, me, report, scale, servers, size, storm
 
-BENCHES = ("servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live")
+BENCHES = ("servers", "me", "fastpath", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live")
 
 INTRO = """\
 # Benchmarks
@@ -26,7 +26,7 @@ Reproduce everything (a few minutes; needs `wrk`: `apt-get install -y wrk`):
 
     python -m bench                  # all benchmarks, rewrites this file
     python -m bench --quick          # one short round of each, a smoke run
-    python -m bench --only servers,me  # some of: servers, me, storm, middleware, size, browser, scale, store, cluster, live
+    python -m bench --only servers,me  # some of: servers, me, fastpath, storm, middleware, size, browser, scale, store, cluster, live
     python -m bench --only size      # the bar's wire size alone (seconds; no wrk, no browser)
     python -m bench.drill            # the reliability drill (its section is at the end)
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     connections = [int(c) for c in args.connections.split(",")]
     sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
              else [10, 10_000, 100_000] if args.quick else list(scale.SIZES))
-    if any(b in only for b in ("servers", "me", "middleware", "scale", "store", "cluster")):
+    if any(b in only for b in ("servers", "me", "fastpath", "middleware", "scale", "store", "cluster")):
         try:
             loadgen.require_wrk()
         except loadgen.LoadgenMissing as exc:
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             servers.run(work, rounds=rounds, seconds=seconds, progress=log), command))
         section("me", lambda: me.markdown(
             me.run(work, connections=connections, rounds=rounds, seconds=seconds, progress=log), command))
+        section("fastpath", lambda: me.markdown_fastpath(
+            me.run_fastpath(work, connections=connections, rounds=rounds, seconds=seconds, progress=log), command))
         section("storm", lambda: storm.markdown(storm.run(work, seconds=6.0, progress=log), command))
         if "middleware" in only:
             from . import middleware

@@ -18,7 +18,7 @@ from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ("intro", "servers", "me", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live", "drill")
+ORDER = ("intro", "servers", "me", "fastpath", "storm", "middleware", "size", "browser", "scale", "store", "cluster", "live", "drill")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:

@@ -65,6 +65,7 @@ from werkzeug.http import parse_cookie
 
 from .exc import StoreError
 from .handoff import SiteCredentials
+from .hosts import HostAllowlist, hosts_of
 from .sessions import SessionCodec
 from .settings import Settings
 from .store import ActiveSession, Event, Store
@@ -262,6 +263,13 @@ class LiveApp:
         self.credentials = SiteCredentials(settings.secret_keys, settings.session_max_age)
         self.app_origins = frozenset(a.origin for a in store.list_apps())
         self.origins = self.app_origins | ({settings.public_url} if settings.public_url else set())
+        # As the service (onebar.web.hosts): with a public URL, only its names,
+        # the stream's own URL's and ONEBAR_ALLOWED_HOSTS; /healthz for any.
+        self.hosts: frozenset[str] | None = None
+        if settings.public_url:
+            self.hosts = hosts_of(settings.public_url, settings.allowed_hosts)
+            if settings.events_url:
+                self.hosts |= hosts_of(settings.events_url)
         self._starting: asyncio.Task[None] | None = None
         self._beat: asyncio.Task[None] | None = None
         self._redis: threading.Thread | None = None
@@ -279,6 +287,9 @@ class LiveApp:
         if path == "/healthz" and method == "GET":
             body = json.dumps({"status": "ok", "streams": len(self.hub.streams)}).encode()
             return await _answer(send, 200, body, [("content-type", "application/json"), ("cache-control", "no-store")])
+        if self.hosts is not None and headers.get("host", "").lower().rstrip(".") not in self.hosts:
+            return await _answer(send, 400, HostAllowlist.body, [("content-type", "text/plain; charset=utf-8"),
+                                                                 ("cache-control", "no-store")])
         if path != PATH:
             return await _answer(send, 404, b'{"error":"not found"}', [("content-type", "application/json")])
         origin = headers.get("origin")

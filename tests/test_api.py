@@ -65,6 +65,19 @@ def test_openapi_document_describes_what_me_answers(client, auth):
         validate(doc, "Me", {"user": {"id": 1}, "apps": [], "links": {}})
 
 
+
+def test_without_a_public_url_the_openapi_servers_url_is_relative_whatever_the_host(settings, store):
+    # Cached publicly for 5 minutes, so it must not carry a Host a client chose.
+    from dataclasses import replace
+
+    from onebar.web import create_app
+
+    client = create_app(replace(settings, public_url=None), store).test_client()
+    for host in ("localhost", "evil.example"):
+        response = client.get("/api/openapi.json", headers={"Host": host})
+        assert response.get_json()["servers"] == [{"url": "/"}]
+        assert "public" in response.headers["Cache-Control"]
+
 def test_health_answers_when_the_store_does(client, store):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     # A store that cannot open its file answers 503, not 500.

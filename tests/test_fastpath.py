@@ -20,7 +20,7 @@ from onebar.sessions import SessionCodec
 from onebar.store import SQLiteStore
 from onebar.web import create_app
 from onebar.web.fastpath import MeHandler
-from onebar.web.hosts import HostAllowlist
+from onebar.hosts import HostAllowlist
 
 from .conftest import APPS
 from .live import TEST_SECRET_KEYS

@@ -371,3 +371,28 @@ def test_a_redis_that_never_answers_costs_a_write_nothing() -> None:
         assert time.monotonic() - started < 0.5
     finally:
         listener.close()
+
+
+def test_with_a_public_url_the_stream_answers_only_the_services_own_host_names(tmp_path: Path) -> None:
+    # As the service's HostAllowlist: a rebound name (evil.example pointed at
+    # the stream's address) gets 400; the stream's own name and port, and
+    # /healthz for load balancers, still answer.
+    from .live import free_port
+
+    port = free_port()
+    with start_service(tmp_path / "svc", port=port, env={"ONEBAR_PUBLIC_URL": f"http://localhost:{port}"}) as svc:
+
+        def ask(path: str, host: str) -> tuple[int, bytes]:
+            conn = http.client.HTTPConnection("localhost", svc.events_port, timeout=5)
+            try:
+                conn.request("GET", path, headers={"Host": host})
+                response = conn.getresponse()
+                return response.status, response.read()
+            finally:
+                conn.close()
+
+        assert ask("/api/events", "evil.example") == (400, b"This service does not answer to that host name.\n")
+        assert ask("/api/events", f"evil.example:{svc.events_port}")[0] == 400
+        own_status, _ = ask("/api/events", f"localhost:{svc.events_port}")
+        assert own_status == 401  # its own name gets as far as asking who is there
+        assert ask("/healthz", "evil.example")[0] == 200

@@ -32,7 +32,7 @@ from ..tokens import LinkSigner
 from . import handoff, jsonapi, pages
 from .fastpath import API_VARY, MeHandler
 from .gate import SignInGate
-from .hosts import HostAllowlist, hosts_of
+from ..hosts import HostAllowlist, hosts_of
 from .state import Service, SessionPurger, init_app, write_cookie
 
 #: Seconds a client is told to wait when the store is busy.
