@@ -20,6 +20,8 @@ Every setting, with its variable::
     cookie_domain       ONEBAR_COOKIE_DOMAIN       none (host-only cookie)
     session_max_age     ONEBAR_SESSION_MAX_AGE     1209600 (14 days, seconds)
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
+    max_sessions        ONEBAR_MAX_SESSIONS        50: live sessions one account keeps; a new one
+                                                   ends the least recently used beyond it
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
     login_attempt_rate_limit    ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT    "10/minute" sign-in attempts
@@ -97,6 +99,7 @@ class Settings:
     cookie_domain: str | None = None
     session_max_age: int = 14 * 24 * 3600
     session_renew_after: int = 24 * 3600
+    max_sessions: int = 50
     login_rate_limit: str = "5/minute"
     login_ip_rate_limit: str = "30/minute"
     login_attempt_rate_limit: str = "10/minute"
@@ -149,6 +152,8 @@ class Settings:
             raise ConfigError("hashing_threads must be at least 1; hashing_wait and session_purge_interval not negative")
         if self.session_max_age <= 0 or self.session_renew_after < 0:
             raise ConfigError("session_max_age must be positive and session_renew_after not negative")
+        if self.max_sessions < 1:
+            raise ConfigError("max_sessions must be at least 1")
         if self.signup not in SIGNUP_POLICIES:
             raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {self.signup!r}")
         domains = self.signup_domains.split(",") if isinstance(self.signup_domains, str) else self.signup_domains
@@ -217,6 +222,7 @@ _KINDS: dict[str, type] = {
     "cookie_domain": str,
     "session_max_age": int,
     "session_renew_after": int,
+    "max_sessions": int,
     "login_rate_limit": str,
     "login_ip_rate_limit": str,
     "login_attempt_rate_limit": str,

@@ -526,3 +526,23 @@ def test_a_transaction_that_records_events_wakes_the_streams_after_it_commits(st
         store.add_app(App("notes", "Notes again", "https://notes2.example.com/"))  # rolled back
     store.set_password(user.id, "h2")  # no session to end: no event
     assert len(woken) == 1
+
+
+def test_a_new_session_beyond_the_cap_ends_the_least_recently_used(store):
+    from onebar.store.sql import session_key
+
+    now = int(time.time())
+    user = store.create_user("ada@example.com", "Ada", "h")
+    bob = store.create_user("bob@example.com", "Bob", "h")
+    bobs = store.create_session(bob.id, expires_at=now + 600)
+    sids = [store.create_session(user.id, expires_at=now + 600, keep=3) for _ in range(3)]
+    for i, sid in enumerate((sids[1], sids[0], sids[2])):  # last used: 1 longest ago, then 0, then 2
+        store.extend_session(sid, expires_at=now + 600, now=now + 10 + i)
+    start = store.last_event_id()
+    newest = store.create_session(user.id, expires_at=now + 600, keep=3)
+    assert _new_events(store, start) == [("session_ended", user.id, session_key(sids[1]))]
+    alive = [s for s in (*sids, newest) if store.get_active_session(s, now) is not None]
+    assert alive == [sids[0], sids[2], newest]
+    assert store.get_active_session(bobs, now) is not None  # another account's sessions are not counted
+    store.create_session(user.id, expires_at=now + 600)  # no cap asked: nothing ends
+    assert store.get_active_session(sids[0], now) is not None

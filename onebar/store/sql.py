@@ -239,7 +239,8 @@ class SQLStore:
 
     # -- sessions -------------------------------------------------------------
 
-    def create_session(self, user_id: str, *, expires_at: int, user_agent: str = "", ip: str = "") -> str:
+    def create_session(self, user_id: str, *, expires_at: int, user_agent: str = "", ip: str = "",
+                       keep: int | None = None) -> str:
         sid = secrets.token_urlsafe(32)
         now = int(time.time())
         with self._db(write=True) as db:
@@ -248,6 +249,14 @@ class SQLStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (session_key(sid), user_id, now, now, expires_at, user_agent[:300], ip[:64]),
             )
+            if keep is not None:
+                # This session and the account's keep - 1 most recently used others stay; the
+                # rest end here, in the same transaction, each recorded as any ended session is.
+                key = session_key(sid)
+                self._end_sessions(db, "user_id = ? AND key != ? AND expires_at > ? AND key NOT IN ("
+                                   "SELECT key FROM sessions WHERE user_id = ? AND key != ? AND revoked_at IS NULL"
+                                   " AND expires_at > ? ORDER BY last_seen_at DESC, created_at DESC LIMIT ?)",
+                                   (user_id, key, now, user_id, key, now, keep - 1))
         return sid
 
     def get_active_session(self, sid: str, now: int) -> ActiveSession | None:

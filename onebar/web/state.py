@@ -174,6 +174,7 @@ def start_session(user_id: str) -> None:
         expires_at=int(time.time()) + svc.settings.session_max_age,
         user_agent=request.user_agent.string,
         ip=request.remote_addr or "",
+        keep=svc.settings.max_sessions,
     )
     g.onebar_cookie = svc.codec.encode(sid, user_id)
     g.onebar_active = None  # the new session counts from the next request
