@@ -6,4 +6,4 @@ The identity service lives here. The core modules (:mod:`onebar.settings`,
 top of them and take them as arguments.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 import pytest
 
@@ -195,3 +197,16 @@ def test_the_service_app_may_also_use_the_flask_client_extension(app, auth):
     assert auth.me()["user"]["name"] == "Ada Lovelace"
     assert auth.logout().status_code == 303
     assert auth.me()["user"] is None
+
+
+def test_the_api_contract_names_no_version_newer_than_the_package(client):
+    # Fields added to the contract say since when ("Added in 0.2"); the
+    # document's own version is the installed package's, written in one place.
+    import importlib.metadata
+    import re
+
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["info"]["version"] == importlib.metadata.version("onebar")
+    current = tuple(int(n) for n in doc["info"]["version"].split(".")[:2])
+    added = {tuple(int(n) for n in v.split(".")) for v in re.findall(r"Added in (\d+\.\d+)", json.dumps(doc))}
+    assert added and max(added) <= current, f"the document cites {sorted(added)} but is {current}"
