@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 
@@ -50,8 +51,20 @@ def _write(path: Path, keys: list[str]) -> None:
 
 
 def load_or_create(data_dir: Path) -> tuple[str, ...]:
-    """Return the keys in ``data_dir``, creating a first key if there is none."""
+    """Return the keys in ``data_dir``, creating a first key if there is none.
+
+    A key file that other users may read or write (a copy made with a loose
+    umask, say) is refused, as ssh refuses such a private key: whoever reads
+    the keys can sign cookies for any account.
+    """
     path = data_dir / KEY_FILE
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0
+    if mode & 0o077:
+        raise ConfigError(f"the key file {path} can be read or written by other users (mode {mode:04o}): "
+                          f"run 'chmod 600 {path}'")
     try:
         keys = json.loads(path.read_text())
     except FileNotFoundError:

@@ -134,3 +134,17 @@ def test_a_world_writable_data_dir_is_refused(tmp_path):
     result = cli(data, "user", "list")
     assert_one_error_line(result, "writable by every user", "chmod 700")
     assert not (data / "secret_keys.json").exists(), "no key is written where anyone could read or swap it"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o606])
+def test_a_key_file_other_users_can_read_or_write_is_refused(tmp_path, mode):
+    assert cli(tmp_path, "user", "list").returncode == 0
+    key_file = tmp_path / "secret_keys.json"
+    keys = key_file.read_text()
+    key_file.chmod(mode)
+    result = cli(tmp_path, "user", "list")
+    assert_one_error_line(result, "other users", f"chmod 600 {key_file}")
+    assert json.loads(keys)[0] not in result.stdout + result.stderr, "keys are never printed"
+    key_file.chmod(0o600)
+    assert cli(tmp_path, "user", "list").returncode == 0
+    assert key_file.read_text() == keys, "a refusal changes nothing"

@@ -81,6 +81,7 @@ def start_cases(base: Path, keys: Sequence[str]) -> list[StartCase]:
     badkeys = base / "bad-keys"
     badkeys.mkdir()
     (badkeys / "secret_keys.json").write_text("{not json")
+    (badkeys / "secret_keys.json").chmod(0o600)  # owner-only as the service writes it: only its content is bad
     cases.append(StartCase("corrupt key file", badkeys, {}))
 
     # The permission cases: as root, the service runs without the capabilities
