@@ -6,7 +6,9 @@ stops guessing one account's password; and one per address, which stops
 spraying many accounts or creating them in bulk.
 
 Sign-ins add a third, per account from anywhere (``anywhere=True``), against
-guessing from many addresses. None of the three applies to a browser that has
+guessing from many addresses. It may be layered (``"20/hour;100/day"``, the
+default): each window counts, so a long guessing campaign waits longer and
+longer, up to a day. None of the three applies to a browser that has
 signed in to the account before (it shows a signed device cookie, as OWASP's
 "device cookies" advise): that browser has its own per-account window, so a
 wrong-password storm against an account, even from the owner's own address,
@@ -39,7 +41,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from limits import parse
+from limits import parse, parse_many
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -136,8 +138,9 @@ class Throttle:
     :param attempts_per_account, attempts_per_address: limits on every sign-in
         attempt, whatever its outcome (``attempt``): each costs a password
         hash, so correct ones must be bounded too.
-    :param per_account_anywhere: the limit on failures against one account
-        from any address (``anywhere=True``).
+    :param per_account_anywhere: the limits on failures against one account
+        from any address (``anywhere=True``); several, separated by ``;``,
+        all apply (``"20/hour;100/day"``).
     """
 
     #: Seconds between two warnings about a failing storage.
@@ -145,14 +148,14 @@ class Throttle:
 
     def __init__(self, storage: Storage | str, per_account: str, per_address: str,
                  attempts_per_account: str = "10/minute", attempts_per_address: str = "60/minute",
-                 per_account_anywhere: str = "100/hour") -> None:
+                 per_account_anywhere: str = "20/hour;100/day") -> None:
         if isinstance(storage, str):
             storage = storage_from_string(storage, wrap_exceptions=True)
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_account = parse(per_account)
         self._per_address = parse(per_address)
         self._attempts = [(parse(attempts_per_account), True), (parse(attempts_per_address), False)]
-        self._anywhere = parse(per_account_anywhere)
+        self._anywhere = parse_many(per_account_anywhere)
         self._warned_at = -math.inf
 
     def attempt(self, address: str, subject: str, *, device: str | None = None) -> int | None:
@@ -185,7 +188,7 @@ class Throttle:
             return [(self._per_account, ("onebar-device", device, subject))]
         checks = [(self._per_account, ("onebar", address, subject)), (self._per_address, ("onebar", address))]
         if anywhere:
-            checks.append((self._anywhere, ("onebar-account", subject)))
+            checks += [(limit, ("onebar-account", subject)) for limit in self._anywhere]
         return checks
 
     def _failed(self, exc: Exception) -> None:

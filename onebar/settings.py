@@ -39,10 +39,11 @@ Every setting, with its variable::
                                                    counts per process), below redis_url
     trusted_proxies     ONEBAR_TRUSTED_PROXIES     0: X-Forwarded-For/-Proto are ignored
                                                    (X-Forwarded-Host always is: set public_url)
-    login_account_rate_limit ONEBAR_LOGIN_ACCOUNT_RATE_LIMIT "100/hour" failures per account from
-                                                   browsers it never signed in on (a browser it
-                                                   did sign in on has its own count: no lockout
-                                                   of the owner)
+    login_account_rate_limit ONEBAR_LOGIN_ACCOUNT_RATE_LIMIT "20/hour;100/day" failures per
+                                                   account from browsers it never signed in on,
+                                                   every address together; each window applies
+                                                   (a browser it did sign in on has its own
+                                                   count: no lockout of the owner)
     smtp_url            ONEBAR_SMTP_URL            none: mail is off. smtp://[user:pass@]host[:port],
                                                    smtp://…?starttls=true, or smtps://… (TLS)
     mail_from           ONEBAR_MAIL_FROM           "Onebar <onebar@HOST of public_url>"
@@ -110,7 +111,7 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     rate_limit_storage: str | None = None
     trusted_proxies: int = 0
-    login_account_rate_limit: str = "100/hour"
+    login_account_rate_limit: str = "20/hour;100/day"
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     mail_from: str | None = None
     dev_mode: bool = False

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+
+import time_machine
 
 from .conftest import PASSWORD, AuthActions, csrf_token
 from .live import onebar
@@ -61,6 +64,71 @@ def test_guessing_from_many_addresses_stops_at_the_per_account_limit_but_not_the
         statuses.append(bot.login(password=f"guess {i}").status_code)
     assert statuses == [401] * 8 + [429, 429]
     assert owner.login().status_code == 303
+
+
+def from_address(app, address: str) -> AuthActions:  # type: ignore[no-untyped-def]
+    """A browser that reaches the service from ``address`` (a bot of a botnet)."""
+    bot = browser(app)
+    bot._client.environ_base["REMOTE_ADDR"] = address
+    return bot
+
+
+def test_at_the_default_limits_many_addresses_get_429_the_owner_signs_in_and_a_new_browser_resets(
+        mail_app, mail_auth, mailbox):
+    """The issue's own case at the default settings: 50 wrong passwords from 10 addresses."""
+    from .mailbox import Mailbox
+    from .test_mail_and_reset import follow_post, request_reset
+
+    owner = mail_auth  # the owner's usual browser
+    owner.signup()
+    owner.logout()
+    statuses, last = [], None
+    for i in range(50):  # 5 each from 10 addresses: never past the per-address limits
+        last = from_address(mail_app, f"203.0.113.{i % 10 + 1}").login(password=f"guess {i}")
+        statuses.append(last.status_code)
+    assert 429 in statuses, "guessing one account from many addresses is limited at the defaults"
+    assert statuses == [401] * 20 + [429] * 30, "20 failures an hour per account, every address together"
+    refused = last.get_data(as_text=True)
+    assert "Too many attempts. Try again in" in refused and "minutes" in refused
+    assert int(last.headers["Retry-After"]) > 50 * 60, "the wait is the hour's window, not a minute"
+
+    assert owner.login().status_code == 303, "the owner's usual browser still signs in"
+    assert owner.me()["user"]["email"] == "ada@example.com"
+
+    new_browser = AuthActions(mail_app.test_client(), mail_app)  # a laptop the account never used
+    locked = new_browser.login()
+    assert locked.status_code == 429, "even the right password waits here: no oracle for the guessers"
+    page = locked.get_data(as_text=True)
+    assert "Forgot your password?" in page and "signs you in on this browser" in page
+    assert new_browser.me()["user"] is None
+
+    assert request_reset(new_browser, "ada@example.com").status_code == 200
+    link = Mailbox.link(mailbox.wait_for("ada@example.com", count=2))  # after the sign-up's confirmation
+    done = follow_post(new_browser, link, password="a brand new passphrase", confirm="a brand new passphrase")
+    assert done.status_code == 303 and done.headers["Location"] == "/account"
+    assert new_browser.me()["user"]["email"] == "ada@example.com", "the reset link signed this browser in"
+    new_browser.logout()
+    assert new_browser.login(password="a brand new passphrase").status_code == 303, "and remembered it"
+    for i in range(3):
+        assert from_address(mail_app, f"198.51.100.{i}").login(password="a brand new passphrase").status_code \
+            == 429, "the reset lifts the wait for this browser only"
+
+
+def test_guessing_that_goes_on_for_hours_waits_longer_the_daily_window(app, auth):
+    """20 an hour, but no more than 100 a day: a patient botnet gets a day's wait, not an hour's."""
+    auth.signup()
+    auth.logout()
+    with time_machine.travel(time.time(), tick=True) as clock:
+        for hour in range(5):
+            statuses = [from_address(app, f"203.0.113.{i % 10 + 1}").login(password=f"guess {hour} {i}").status_code
+                        for i in range(21)]
+            assert statuses == [401] * 20 + [429], f"hour {hour}"
+            clock.shift(3600 + 60)
+        refused = from_address(app, "198.51.100.1").login(password="guess again")
+        assert refused.status_code == 429, "100 failures in a day: the sixth hour brings no new guesses"
+        assert int(refused.headers["Retry-After"]) > 18 * 3600
+        assert "Try again in 19 hours" in refused.get_data(as_text=True)
+        assert auth.login().status_code == 303, "the owner's usual browser still signs in"
 
 
 def test_every_security_event_is_one_audit_line_without_secrets(settings, app, client, auth, caplog):

@@ -145,3 +145,56 @@ def test_the_csrf_cookie_gets_the_host_prefix_when_secure(tmp_path):
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("__Host-onebar_csrf=") and "Secure" in cookie and "Domain" not in cookie
     assert "Path=/" in cookie
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN)
+def test_a_cross_origin_sign_up_post_is_refused_and_creates_nothing(service, headers, request):
+    form = _attacker_form(service)
+    email = f"planted-{request.node.callspec.id}@example.com"
+    body = (f"csrf_token={form['token']}&name=Planted&email={email.replace('@', '%40')}"
+            "&password=planted+password&confirm=planted+password")
+    status, got, page = raw(service, "POST", "/signup", f"localhost:{service.port}", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": form["cookie"], **headers})
+    assert status == 403 and "sent from another site" in page
+    assert "onebar_session=" not in got.get("set-cookie", "")
+    assert email not in service.cli("user", "list").stdout
+
+
+@pytest.fixture(scope="module")
+def signed_in_victim(service):
+    """Ada's browser, signed in; a page on another site makes it post (so her cookies go along)."""
+    ada = Browserish(service.url)
+    assert ada.login(EMAIL, PASSWORD).status == 303
+    return ada
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN)
+def test_a_cross_origin_email_change_is_refused_even_with_the_victims_cookies_and_token(
+        service, signed_in_victim, headers):
+    ada = signed_in_victim
+    match = re.search(r'name="change-csrf_token" type="hidden" value="([^"]+)"', ada.get("/account").text)
+    assert match, "the account page has the email form"
+    reply = ada.post("/account/email", data={"change-csrf_token": match.group(1),
+                                             "change-email": "mallory+ada@example.com",
+                                             "change-current": PASSWORD}, headers=headers)
+    assert reply.status == 403 and "sent from another site" in reply.text
+    assert json.loads(ada.get("/api/me").body)["user"]["email"] == EMAIL, "the email did not change"
+
+
+def test_on_https_with_secure_cookies_a_form_post_without_a_referer_is_refused(tmp_path):
+    """What the README says of a POST with none of Origin, Sec-Fetch-Site and Referer."""
+    from onebar import settings as settings_mod
+    from onebar.web import create_app
+
+    from .live import TEST_SECRET_KEYS
+
+    for public, without_referer in (("https://id.example.com", 400), ("http://id.example.com", 401)):
+        cfg = settings_mod.load(environ={}, data_dir=tmp_path / public.split(":")[0], public_url=public,
+                                secret_keys=list(TEST_SECRET_KEYS))
+        client = create_app(cfg).test_client()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                          client.get("/login", base_url=public).get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+        form = {"csrf_token": token, "email": EMAIL, "password": "not the password"}
+        assert client.post("/login", base_url=public, data=form).status_code == without_referer, public
+        assert client.post("/login", base_url=public, data=form,
+                           headers={"Referer": f"{public}/login"}).status_code == 401, "with a same-host Referer it reaches the password check"

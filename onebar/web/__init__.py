@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, Response, jsonify, render_template, request, send_from_directory
+from flask import Flask, Response, has_request_context, jsonify, render_template, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from flask_cors import CORS
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -60,6 +61,20 @@ def _after_request_in_order(app: Flask, *hooks: Callable[[Response], Response]) 
         app.after_request(hook)
 
 
+class _CsrfCookie(SecureCookieSessionInterface):
+    """Flask's session cookie, which carries only the CSRF token and flash
+    messages: Secure when configured and on any https request (behind a
+    trusted TLS proxy without ``public_url``, as the identity cookie is), and
+    then named ``__Host-onebar_csrf`` (Secure, no Domain, Path=/), which a
+    sibling subdomain cannot plant for the parent domain."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.scheme == "https")
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return "__Host-onebar_csrf" if self.get_cookie_secure(app) else "onebar_csrf"
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Flask:
     store = store if store is not None else open_store(settings)
     app = Flask(__name__, static_folder="assets", static_url_path="/assets")
@@ -68,9 +83,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         # messages; the identity cookie is ours (settings.cookie_name).
         SECRET_KEY=settings.secret_keys[-1],
         SECRET_KEY_FALLBACKS=list(settings.secret_keys[:-1]),
-        # "__Host-" where the browser allows it (Secure, no Domain): a sibling
-        # subdomain cannot plant this cookie for the parent domain.
-        SESSION_COOKIE_NAME="__Host-onebar_csrf" if settings.cookie_secure else "onebar_csrf",
+        # Named and made Secure per request: see _CsrfCookie.
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.cookie_secure,
@@ -79,6 +92,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
         MAX_FORM_PARTS=50,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _CsrfCookie()
     state = Service(
         settings=settings,
         store=store,

@@ -101,8 +101,10 @@ def _write_device_cookie(response: Response) -> Response:
     value = g.pop("onebar_device", None)
     if value:
         s = service().settings
-        response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE[1], path="/login", secure=bool(s.cookie_secure),
-                            httponly=True, samesite="Lax")
+        # Secure as the session cookie is: when configured, and on any https
+        # request (behind a trusted TLS proxy without public_url set).
+        response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE[1], path="/login",
+                            secure=bool(s.cookie_secure) or request.scheme == "https", httponly=True, samesite="Lax")
     return response
 
 
@@ -153,9 +155,24 @@ def _next_target(default: str = "/") -> str:
     return safe_next(raw, service().redirect_origins(), default)
 
 
-def _too_many(template: str, retry_after: int, form: LoginForm | SignupForm) -> tuple[str, int, dict[str, str]]:
-    form.form_errors.append(f"Too many attempts. Try again in {retry_after} seconds.")
-    return render_template(template, form=form), 429, {"Retry-After": str(retry_after)}
+def _wait_words(seconds: int) -> str:
+    """``seconds`` as a person reads a wait: "45 seconds", "58 minutes", "23 hours"."""
+    if seconds < 120:
+        return f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes" if minutes < 120 else f"{-(-minutes // 60)} hours"
+
+
+#: Said with every refused sign-in: the way out for an owner on a browser the
+#: account never signed in on while its account is being guessed at.
+LOCKED_WAY_OUT = ("If this is your account, “Forgot your password?” below emails you a link that signs you "
+                  "in on this browser now.")
+
+
+def _too_many_sign_ins(retry_after: int, form: LoginForm) -> tuple[str, int, dict[str, str]]:
+    form.form_errors.append(f"Too many attempts. Try again in {_wait_words(retry_after)}.")
+    form.form_errors.append(LOCKED_WAY_OUT)
+    return render_template("login.html", form=form), 429, {"Retry-After": str(retry_after)}
 
 
 @bp.get("/")
@@ -182,7 +199,7 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     wait = (svc.throttle.retry_after(address, email, device=device, anywhere=True)
             or svc.throttle.attempt(address, email, device=device))
     if wait is not None:
-        return _too_many("login.html", wait, form)
+        return _too_many_sign_ins(wait, form)
     found = svc.store.get_credentials(email)
     # verify() spends the same time whether or not the account exists; the
     # pool bounds how many run at once (503 past it).
