@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -106,3 +107,13 @@ def test_waiting_for_something_a_server_starts_reports_its_log_when_it_never_com
         server.kill9()
         with pytest.raises(ChildServerError, match=r"files stopped while waiting for its second port \(exit status -9\)"):
             server.wait_until(lambda: http_status(server.url + "/second") == 200, "its second port", timeout=10)
+
+
+def test_the_helper_imports_nothing_of_the_service() -> None:
+    # The tests and the benchmarks import it for every server they start: not the demo command, click, the store.
+    code = ("import sys, onebar.demo.process; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'onebar', 'flask')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "['onebar', 'onebar.demo', 'onebar.demo.process']"
+    from onebar.demo import DEMO_USERS  # still there, loaded when asked for
+    assert DEMO_USERS
