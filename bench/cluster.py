@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import textwrap
 import time
@@ -32,6 +30,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from onebar.demo.process import listening
 
 from . import procs
 
@@ -175,7 +175,7 @@ http {{
 class Nginx:
     prefix: Path
     port: int
-    proc: subprocess.Popen[bytes] | None = None
+    server: procs.ChildServer | None = None
 
     @property
     def url(self) -> str:
@@ -192,22 +192,14 @@ class Nginx:
         conf.write_text(nginx_config(listen=f"127.0.0.1:{self.port}", upstreams=upstreams, prefix=self.prefix,
                                      forwarded_proto=forwarded_proto, user=user,
                                      events_upstreams=events_upstreams))
-        log = open(self.prefix / "stderr.log", "ab")
-        with log:
-            self.proc = subprocess.Popen([exe, "-p", str(self.prefix), "-c", str(conf), "-e",
-                                          str(self.prefix / "error.log")], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"nginx did not listen on {self.port} within {timeout:.0f}s:\n{self.tail()}")
-                time.sleep(0.05)
+        # Ready once it listens: before its upstreams are, its own answers would be 502s.
+        self.server = procs.ChildServer(
+            "nginx", [exe, "-p", str(self.prefix), "-c", str(conf), "-e", str(self.prefix / "error.log")],
+            url=f"http://127.0.0.1:{self.port}", log=self.prefix / "stderr.log",
+            ready=listening("127.0.0.1", self.port), stop_timeout=10,  # SIGTERM: nginx's fast shutdown
+            more_logs=[self.prefix / "error.log"])
+        self.server.start(timeout)
+        return self
 
     @property
     def access_log(self) -> Path:
@@ -235,22 +227,11 @@ class Nginx:
             time.sleep(0.02)
 
     def tail(self) -> str:
-        out = []
-        for name in ("stderr.log", "error.log"):
-            try:
-                out.append((self.prefix / name).read_text(errors="replace")[-3000:])
-            except OSError:
-                pass
-        return "\n".join(out)
+        return "" if self.server is None else self.server.tail()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: nginx's fast shutdown
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.server is not None:
+            self.server.stop()
 
 
 def passthrough_env() -> dict[str, str]:
@@ -279,16 +260,8 @@ def stream_health(events_port: int, timeout: float = 2.0) -> dict[str, object]:
 
 def wait_for_stream(server: procs.ChildServer, events_port: int, timeout: float = 15.0) -> None:
     """Return once the stream process of node ``server`` answers (``onebar serve`` starts it beside the node)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            stream_health(events_port, timeout=1.0)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the stream process of {server.name} did not answer on {events_port} within "
-                                   f"{timeout:.0f}s:\n{server.tail()}") from None
-            time.sleep(0.1)
+    server.wait_until(lambda: stream_health(events_port, timeout=1.0), f"its stream process on {events_port}",
+                      timeout)
 
 
 @dataclass

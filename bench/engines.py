@@ -1,7 +1,8 @@
 """Real PostgreSQL and Redis servers for the tests and benchmarks, on loopback, in temp dirs, always stopped.
 
 Nothing here uses a system service: each server is the engine's own binary
-started as a child process on a free port, with its data in a fresh
+started as a child process on a free port (a
+:class:`onebar.demo.process.ChildServer`, ready once a client connects), with its data in a fresh
 directory that is removed by :meth:`destroy`. A missing engine is an error (the
 tests that need it fail, never skip): ``./scripts/test`` installs Debian's
 ``postgresql`` and ``redis-server``.
@@ -19,34 +20,13 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(check, timeout: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not answer within {timeout} s:\n{log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.05)
+from onebar.demo.process import ChildServer, free_port
 
 
 def postgres_bin(name: str) -> str:
@@ -85,9 +65,17 @@ class PostgresServer:
         self.sockets = self.base / "sockets"
         self.log = self.base / "postgres.log"
         self.password = "pw-" + secrets.token_hex(8)
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_port("127.0.0.1")
         self._prefix, uid = _as_unprivileged()
+        self.server = ChildServer(
+            "postgres",
+            [*self._prefix, postgres_bin("postgres"), "-D", str(self.data), "-k", str(self.sockets),
+             "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+             # Tests never survive a power cut: skip the flushes that cost time.
+             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            url=f"postgresql://127.0.0.1:{self.port}", log=self.log,
+            ready=lambda: psycopg.connect(self.url(), connect_timeout=2).close() is None,
+            start_timeout=60, stop_signal=signal.SIGINT, stop_timeout=30, new_session=True)
         self.sockets.mkdir()
         pwfile = self.base / "pwfile"
         pwfile.write_text(self.password + "\n")
@@ -108,35 +96,19 @@ class PostgresServer:
     def url(self, dbname: str = "postgres", password: str | None = None) -> str:
         return f"postgresql://{self.user}:{password or self.password}@127.0.0.1:{self.port}/{dbname}"
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The running ``postgres``, or None once stopped."""
+        return self.server.proc if self.server.running else None
+
     def start(self) -> PostgresServer:
         assert self.proc is None
-        log = open(self.log, "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            self.proc = subprocess.Popen(
-                [*self._prefix, postgres_bin("postgres"), "-D", str(self.data), "-k", str(self.sockets),
-                 "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-                 # Tests never survive a power cut: skip the flushes that cost time.
-                 "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        finally:
-            log.close()
-        _wait_for(lambda: psycopg.connect(self.url(), connect_timeout=2).close() is None, 60, "postgres",
-                  self.proc, self.log)
+        self.server.start()
         return self
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT), then SIGKILL if it lingers."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
+        self.server.stop()
 
     def destroy(self) -> None:
         self.stop()
@@ -158,8 +130,13 @@ class RedisServer:
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="onebar-redis-"))
         self.log = self.base / "redis.log"
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_port("127.0.0.1")
+        self.server: ChildServer | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The running ``redis-server``, or None once stopped."""
+        return self.server.proc if self.server is not None and self.server.running else None
 
     @property
     def url(self) -> str:
@@ -172,30 +149,17 @@ class RedisServer:
         if not os.access(binary, os.X_OK):
             raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server; "
                                "./scripts/test does it)")
-        log = open(self.log, "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            self.proc = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.base)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        finally:
-            log.close()
-        _wait_for(lambda: redis.Redis(port=self.port, socket_timeout=1).ping(), 30, "redis-server", self.proc,
-                  self.log)
+        self.server = ChildServer(
+            "redis-server",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.base)],
+            url=self.url, log=self.log, ready=lambda: redis.Redis(port=self.port, socket_timeout=1).ping(),
+            stop_timeout=10, new_session=True).start()
         return self
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
+        if self.server is not None:
+            self.server.stop()
 
     def destroy(self) -> None:
         self.stop()

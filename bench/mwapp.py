@@ -6,8 +6,8 @@ Modes: ``none`` (no middleware: the baseline), ``remote`` and
 ``remote-uncached`` (:class:`~onebar.integrations.wsgi.RemoteVerifier`, with its
 default 5 s cache or none), ``local`` and ``local-uncached``
 (:class:`~onebar.integrations.wsgi.LocalVerifier` on the service's SQLite file,
-keys from ``ONEBAR_SECRET_KEYS``). Served by ``onebar.wsgiserver.run``, as the
-service is.
+keys from ``ONEBAR_SECRET_KEYS``). Served by ``onebar.wsgiserver.run`` (waitress),
+as the baseline is.
 """
 
 from __future__ import annotations

@@ -17,17 +17,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from onebar.demo.process import ChildServer
-from onebar.demo.process import free_port as _free_port
+from onebar.demo.process import ChildServer, free_port
 
 __all__ = ["ChildServer", "baseline", "free_port", "get", "get_json", "new_keys", "server", "service", "service_env"]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "localhost"
-
-
-def free_port() -> int:
-    return _free_port(HOST)
 
 
 def new_keys() -> tuple[str, str]:

@@ -63,6 +63,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_cookie
 
+from . import logs
 from .exc import StoreError
 from .handoff import SiteCredentials
 from .hosts import HostAllowlist, hosts_of
@@ -558,7 +559,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5001)
     args = parser.parse_args(argv)
     _die_with_parent(always=True)  # a kill -9 of `onebar serve` stops this too
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     run_events(host=args.host, port=args.port)
 
 

@@ -1,4 +1,10 @@
-"""Run a WSGI app with waitress, the production server behind ``onebar serve``.
+"""Run a WSGI app with waitress: the benchmarks' own servers.
+
+Its users are ``bench/baseline.py`` (the raw-WSGI baseline), ``bench/mwapp.py``
+(the middleware benchmark's app) and the waitress column of
+``bench/servers.py``. ``onebar serve`` runs on granian (:mod:`onebar.serving`),
+and the demo sites call waitress themselves (they import nothing of the
+service but :mod:`onebar.integrations`).
 
 A port that is taken (or a host that cannot be bound) raises
 :class:`onebar.exc.ConfigError` naming it, instead of a traceback.

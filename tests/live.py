@@ -2,9 +2,9 @@
 
 Each server is a :class:`onebar.demo.process.ChildServer` (the helper
 ``onebar demo`` and the benchmarks use too): started, polled on a health URL
-until it answers, and always stopped (werkzeug's ``dev_server`` fixture does
-the same). Output goes to a log file whose tail is shown when a server does
-not come up.
+until it answers (the service's live stream too, on its own port), and always
+stopped (werkzeug's ``dev_server`` fixture does the same). Output goes to a
+log file whose tail is shown when a server does not come up.
 
     with start_service(tmp_path, apps=[("notes", "Notes", "http://localhost:5001/")],
                        users=[("ada@example.com", "Ada", "password123")]) as svc:
@@ -16,14 +16,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from onebar.demo.process import ChildServer, ChildServerError, free_port
+from onebar.demo.process import ChildServer, free_port, http_status
 
 __all__ = ["ROOT", "TEST_SECRET_KEYS", "Service", "free_port", "onebar", "run_server", "service_env", "start_service"]
 
@@ -57,22 +55,6 @@ def run_server(
                          cwd=cwd or ROOT)
     with server.start(timeout):
         yield server
-
-
-def _wait_for(url: str, server: ChildServer, timeout: float = 30.0) -> None:
-    """Return once ``url`` answers 200 (a process the server started); raise if the server stops or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        server.check_alive("while its live stream started")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise ChildServerError(f"{url} did not answer within {timeout:.0f}s; the end of {server.log}:\n{server.tail()}")
-        time.sleep(0.05)
 
 
 def service_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -145,5 +127,6 @@ def start_service(
             "--threads", str(threads), "--workers", str(workers), "--events-port", str(events_port), *args]
     with run_server(argv, url=url, health="/healthz", log=data_dir / "service.log",
                     env=service_env(data_dir, env)) as server:
-        _wait_for(f"http://localhost:{events_port}/healthz", server)
+        events_health = f"http://localhost:{events_port}/healthz"
+        server.wait_until(lambda: http_status(events_health) == 200, f"its live stream ({events_health})")
         yield Service(url=url, port=port, data_dir=data_dir, server=server, events_port=events_port)

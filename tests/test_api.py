@@ -80,6 +80,16 @@ def test_without_a_public_url_the_openapi_servers_url_is_relative_whatever_the_h
         assert response.get_json()["servers"] == [{"url": "/"}]
         assert "public" in response.headers["Cache-Control"]
 
+
+def test_openapi_names_the_session_cookie_the_service_sets(settings, store):
+    from onebar.web import create_app
+
+    for cfg, name in ((settings, "onebar_session"), (settings.replace(cookie_name="id_session"), "id_session")):
+        client = create_app(cfg, store).test_client()
+        doc = client.get("/api/openapi.json", base_url="http://localhost:5000").get_json()
+        assert doc["components"]["securitySchemes"]["cookie"]["name"] == name
+
+
 def test_health_answers_when_the_store_does(client, store):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     # A store that cannot open its file answers 503, not 500.

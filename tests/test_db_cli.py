@@ -12,9 +12,9 @@ from onebar import settings as settings_mod
 from onebar.sessions import SessionCodec
 from onebar.store import App, AuditEvent, SQLiteStore, schema
 from onebar.store.postgres import PostgresStore
+from onebar.demo.process import free_port
 from onebar.web import create_app
 
-from bench.engines import free_port
 from .test_cli import assert_one_error_line, cli
 from .test_schema import V1_SQLITE
 
@@ -119,7 +119,7 @@ def test_db_copy_refuses_a_non_empty_target_unless_forced_and_repeats_exactly(em
 
 @pytest.mark.parametrize("url,words", [
     ("mysql://onebar:hunter2-secret@db/onebar", ["not a database URL", "onebar:***@db"]),
-    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port()}/onebar", ["cannot connect to PostgreSQL",
+    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port('127.0.0.1')}/onebar", ["cannot connect to PostgreSQL",
                                                                              "onebar:***@127.0.0.1"]),
 ], ids=["unknown-scheme", "nothing-listening"])
 def test_db_copy_to_a_bad_target_is_one_line_without_the_password(embedded, url, words):
@@ -131,10 +131,10 @@ def test_db_copy_to_a_bad_target_is_one_line_without_the_password(embedded, url,
 
 @pytest.mark.parametrize("url,words", [
     ("mysql://onebar:hunter2-secret@db/onebar", ["database_url must be", "onebar:***@db"]),
-    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port()}/onebar", ["cannot connect to PostgreSQL",
+    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port('127.0.0.1')}/onebar", ["cannot connect to PostgreSQL",
                                                                              "onebar:***@127.0.0.1"]),
 ], ids=["unknown-scheme", "nothing-listening"])
 def test_serve_with_an_unusable_database_url_is_one_line_without_the_password(tmp_path, url, words):
-    result = cli(tmp_path, "serve", "--port", str(free_port()), env={"ONEBAR_DATABASE_URL": url})
+    result = cli(tmp_path, "serve", "--port", str(free_port("127.0.0.1")), env={"ONEBAR_DATABASE_URL": url})
     assert_one_error_line(result, *words)
     assert "hunter2-secret" not in result.stdout + result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import time
 import urllib.request
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from .httpclient import Browserish
-from .live import Service, onebar, start_service
+from .live import Service, free_port, onebar, start_service
 
 APP = "http://localhost:5999"
 PASSWORD = "correct horse battery"
@@ -396,3 +397,18 @@ def test_with_a_public_url_the_stream_answers_only_the_services_own_host_names(t
         own_status, _ = ask("/api/events", f"localhost:{svc.events_port}")
         assert own_status == 401  # its own name gets as far as asking who is there
         assert ask("/healthz", "evil.example")[0] == 200
+
+
+def test_the_stream_process_logs_lines_as_the_service_does(tmp_path: Path) -> None:
+    # Time, logger, level, message (onebar.logs.FORMAT): what an operator greps and the drills
+    # count (" ERROR "). A Redis that is not there makes the stream process warn at once.
+    nowhere = f"redis://127.0.0.1:{free_port('127.0.0.1')}/0"
+    with start_service(tmp_path / "svc", env={"ONEBAR_REDIS_URL": nowhere}) as svc:
+        log = svc.data_dir / "service.log"
+        deadline = time.monotonic() + 15
+        while "Redis wake-ups unavailable" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+    warned = [line for line in log.read_text(errors="replace").splitlines() if "Redis wake-ups unavailable" in line]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} onebar\.live WARNING Redis wake-ups unavailable, "
+                        r"polling the event log meanwhile: .*", warned[0]), warned[0]

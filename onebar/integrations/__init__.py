@@ -16,6 +16,8 @@ the framework-free modules behind :mod:`onebar.integrations.wsgi`, one thing eac
   (check the signature here, the session in the store);
 * ``meclient`` – the one HTTP question, ``GET /api/me``, with a deadline;
 * ``cache`` – the bounded TTL cache of answers, keyed by a hash of the cookie;
+* ``handoff`` – ``/.onebar/login`` and ``/.onebar/callback``: sign-in for an app on another
+  registrable domain, which the service's cookie never reaches (a site credential of its own);
 * ``backchannel`` – ``/.onebar/backchannel``: the service's signed logout tokens drop
   a user at once and fire ``user_signed_out`` (``board``: shared by worker processes);
 * ``cookies`` – the cookie's name, shape and value (werkzeug's ``parse_cookie``);

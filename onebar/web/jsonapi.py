@@ -130,7 +130,8 @@ def logout() -> Response | tuple[Response, int]:
 def openapi() -> Response:
     # The same document whatever the Host header says, so a shared cache can
     # keep it: the configured public URL, else "/" (relative to the document).
-    response = jsonify(document(service().settings.public_url or "/"))
+    settings = service().settings
+    response = jsonify(document(settings.public_url or "/", settings.cookie_name))
     response.cache_control.public = True
     response.cache_control.max_age = 300
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..settings import Settings
 
 _USER = {
     "type": "object",
@@ -107,7 +108,8 @@ def _headers(*names: str) -> dict[str, Any]:
     return {n: known[n] for n in names}
 
 
-def document(server_url: str) -> dict[str, Any]:
+def document(server_url: str, cookie_name: str = Settings.cookie_name) -> dict[str, Any]:
+    """The document for a service at ``server_url`` whose session cookie is ``cookie_name``."""
     busy = {**_json("#/components/schemas/Error", "The store is busy; retry after Retry-After seconds."),
             "headers": _headers("Retry-After")}
     return {
@@ -200,7 +202,7 @@ def document(server_url: str) -> dict[str, Any]:
         "components": {
             "schemas": {"Me": _ME, "User": _USER, "Error": _ERROR, "Token": _TOKEN, "TokenError": _TOKEN_ERROR},
             "securitySchemes": {
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "onebar_session",
+                "cookie": {"type": "apiKey", "in": "cookie", "name": cookie_name,
                            "description": "The service's session cookie (same-site pages)."},
                 "siteCredential": {"type": "http", "scheme": "bearer",
                                    "description": "A site credential from POST /api/token, sent from its origin."},

@@ -42,7 +42,10 @@ if not settings.configured:
         DEBUG=False,
         SECRET_KEY="only-for-the-tests-0123456789abcdef0123456789abcdef",
         ALLOWED_HOSTS=["testserver", "localhost"],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+        # The admin (and the sessions and messages its templates expect) as a project has it:
+        # test_the_django_admin_follows_staff_and_permissions_set_in_django.
+        INSTALLED_APPS=["django.contrib.admin", "django.contrib.contenttypes", "django.contrib.auth",
+                        "django.contrib.sessions", "django.contrib.messages"],
         MIDDLEWARE=MIDDLEWARE,
         AUTHENTICATION_BACKENDS=["onebar.integrations.django.OnebarBackend"],
         ONEBAR={"SERVICE_URL": "http://id.test", "VERIFIER": VERIFIER},
@@ -51,14 +54,17 @@ if not settings.configured:
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
             "OPTIONS": {"context_processors": [
-                "django.contrib.auth.context_processors.auth", "onebar.integrations.django.onebar"]},
+                "django.template.context_processors.request", "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages", "onebar.integrations.django.onebar"]},
         }],
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,
     )
     django.setup()
 
+from django.contrib import admin  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth import aauthenticate, authenticate  # noqa: E402
 from django.contrib.auth.decorators import login_required, permission_required  # noqa: E402
@@ -106,7 +112,7 @@ def flags(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [path("whoami/", whoami), path("protected/", protected), path("page/", page),
-               path("user-admin/", user_admin), path("flags/", flags)]
+               path("user-admin/", user_admin), path("flags/", flags), path("admin/", admin.site.urls)]
 
 
 class OnlyKnownUsers(OnebarBackend):
@@ -236,6 +242,26 @@ def test_staff_and_superuser_set_in_django_survive_each_visit() -> None:
     VERIFIER.user = OnebarUser(id="u_ada", name="Ada Lovelace", email="ada@lovelace.example", initials="AL")
     assert client().get("/flags/").content == b"staff=True superuser=True change_user=True"
     assert client().get("/user-admin/").status_code == 200
+
+
+def test_the_django_admin_follows_staff_and_permissions_set_in_django() -> None:
+    # Neither flag nor permission comes from Onebar: the admin asks Django's own (ModelBackend's) answers.
+    ada()
+    refused = client().get("/admin/")
+    assert refused.status_code == 302 and refused["Location"] == "/admin/login/?next=/admin/"
+    get_user_model().objects.filter(username="u_ada").update(is_staff=True)
+    index = client().get("/admin/")
+    assert index.status_code == 200 and b"/admin/auth/user/" not in index.content
+    assert client().get("/admin/auth/user/").status_code == 403  # staff, but no permission on users yet
+
+    user = get_user_model().objects.get(username="u_ada")
+    user.user_permissions.add(Permission.objects.get(codename="view_user"))
+    index = client().get("/admin/")
+    assert b'href="/admin/auth/user/"' in index.content and b"/admin/auth/group/" not in index.content
+    users = client().get("/admin/auth/user/")
+    assert users.status_code == 200 and b"u_ada" in users.content
+    assert not get_user_model().objects.get(username="u_ada").is_superuser
+    assert client().get("/admin/auth/group/").status_code == 403  # only what was granted
 
 
 def test_a_deactivated_user_loses_her_permissions() -> None:
