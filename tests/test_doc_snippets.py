@@ -25,6 +25,7 @@ Checked, not run, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -126,13 +127,21 @@ def check_settings(env: dict[str, str], tmp: Path) -> settings_mod.Settings:
 
 
 def check_hosts(loaded: settings_mod.Settings) -> None:
-    """With a public URL, the service answers its own host and the allowed names, and 400 to others."""
+    """With a public URL, the service answers its own host and the allowed names, and 400 to
+    others: to those same names too without ``ONEBAR_ALLOWED_HOSTS`` (why the docs set it)."""
     host = loaded.public_url.split("://", 1)[1].rstrip("/")  # type: ignore[union-attr]
+    for name in loaded.allowed_hosts:  # a Host header's value, which a URL never is
+        assert re.fullmatch(r"([a-z0-9-]+\.)*[a-z0-9-]+(:\d+)?|\[[0-9a-f:]+\](:\d+)?", name), \
+            f"ONEBAR_ALLOWED_HOSTS takes names as sent in Host (name or name:port), not {name!r}"
     client = Client(create_app(loaded))
     for name in (host, *loaded.allowed_hosts):
         answer = client.get("/api/me", headers={"Host": name})
         assert answer.status_code == 200 and answer.json["user"] is None, name  # type: ignore[index]
     assert client.get("/api/me", headers={"Host": "rebound.example.net"}).status_code == 400
+    if loaded.allowed_hosts:
+        unnamed = Client(create_app(dataclasses.replace(loaded, allowed_hosts=())))
+        for name in loaded.allowed_hosts:
+            assert unnamed.get("/api/me", headers={"Host": name}).status_code == 400, name
 
 
 def check_extra(requirement: str) -> None:
