@@ -1,10 +1,12 @@
 """The code blocks of README.md and docs/*.md, for the tests that run them.
 
 Every fenced block is here, with its language; the tests that execute them are
-``tests/test_doc_snippets.py`` (shell, JSON, text), ``tests/integrations/test_docs.py``
-(Python) and ``tests/browser/test_doc_snippets.py`` (HTML, JavaScript, CSS, the
-CSP policy). ``test_every_snippet_has_a_runner`` fails on a block of a kind that
-nothing runs.
+``tests/test_doc_snippets.py`` (shell, console sessions, systemd units and env
+files, JSON, text), ``tests/integrations/test_docs.py`` (Python),
+``tests/browser/test_doc_snippets.py`` (HTML, JavaScript, CSS, the CSP policy)
+and ``tests/test_deploy_doc.py`` (nginx: the cluster tests' own configuration,
+which nginx accepts). ``test_every_snippet_has_a_runner`` fails on a block of a
+kind that nothing runs.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "docs/bar.md", "docs/integrations.md")
+DOCS = ("README.md", "docs/bar.md", "docs/integrations.md", "docs/deploy.md")
 #: Who runs which language ("" is a plain block: the layout, or a CSP policy).
 RUNNERS = {"sh": "test_doc_snippets", "json": "test_doc_snippets", "": "test_doc_snippets / browser",
+           "console": "test_doc_snippets", "ini": "test_doc_snippets", "nginx": "test_deploy_doc",
            "python": "integrations/test_docs", "html": "browser", "js": "browser", "css": "browser"}
 
 

@@ -57,6 +57,9 @@ PREFS = {
     "messaging-system.rsexperimentloader.enabled": False,
     "network.captive-portal-service.enabled": False,
     "network.connectivity-service.enabled": False,
+    # Third-party cookies blocked outright (Firefox's own default partitions them instead): the
+    # cross-site hand-off must work without them (test_firefox.py proves the setting with a probe).
+    "network.cookie.cookieBehavior": 1,
     "network.dns.disablePrefetch": True,
     "network.http.speculative-parallel-limit": 0,
     "services.settings.server": "data:,remote-settings-off",

@@ -1,20 +1,27 @@
 """The bar's core behaviour in a second engine: Firefox (Debian's firefox-esr), over WebDriver BiDi.
 
 Render, sign in, sign out, strict CSP, keyboard, ready/state, pages that forget, against the same
-live service and host site as the Chromium tests (:mod:`tests.browser.conftest`).
+live service and host site as the Chromium tests (:mod:`tests.browser.conftest`); and the
+cross-site hand-off (:mod:`tests.browser.test_crosssite`'s journey, its core), with the service
+and the sites on registrable domains of their own and third-party cookies blocked.
 A missing Firefox fails these tests; it never skips them.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
 
-from .conftest import ADA, MALLORY, PASSWORD, XSS_NAME, Sites
-from .firefox import Firefox, Tab
+from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
+from .conftest import ADA, HOSTPAGE, MALLORY, PASSWORD, XSS_NAME, Sites
+from .firefox import PREFS, Firefox, Tab
 
 pytestmark = pytest.mark.browser
 
@@ -160,3 +167,83 @@ def test_firefox_empties_a_page_rendered_for_someone_else(tab: Tab, sites: Sites
     tab.wait_for(part("signin"))
     assert tab.eval("[...document.body.children].map(e => e.localName)") == ["one-bar"]
     assert "Launch checklist" not in tab.eval("document.body.innerText")
+
+
+# The cross-site hand-off. Firefox has no --host-resolver-rules; it needs none: it resolves every
+# ``*.localhost`` name to the loopback address by itself, treats those http origins as secure
+# contexts (``crypto.subtle`` for the hand-off's PKCE), and, ``localhost`` having no public-suffix
+# entry, treats each NAME.localhost as a registrable domain of its own (as ``onebar demo
+# --cross-site`` relies on). The service is ``id.localhost``; site A ``a.localhost`` embeds the
+# bar; site B ``b.localhost`` serves the third-party cookie probe.
+
+
+@dataclass
+class CrossSite:
+    service: Service
+    id: str   # the service's public origin
+    a: str    # a site on another registrable domain, embedding the bar
+    b: str    # another one: the probe cookie's site
+
+    def me(self, credential: str) -> dict:  # type: ignore[type-arg]
+        """The service's /api/me asked server-side with a site credential (as a replaying attacker would)."""
+        request = urllib.request.Request(self.service.url + "/api/me", headers={
+            "Host": self.id.split("://")[1], "Origin": self.a, "Authorization": f"Bearer {credential}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def cross_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSite]:
+    tmp = tmp_path_factory.mktemp("crosssite-firefox")
+    port, pa, pb = (free_port() for _ in range(3))
+    ident, a, b = f"http://id.localhost:{port}", f"http://a.localhost:{pa}", f"http://b.localhost:{pb}"
+    with ExitStack() as stack:
+        service = stack.enter_context(start_service(
+            tmp / "service", port=port, apps=[("alpha", "Alpha", a + "/")], users=[(*ADA, PASSWORD)],
+            env={**MANY_SIGN_INS, "ONEBAR_PUBLIC_URL": ident}))
+        for name, p in (("a", pa), ("b", pb)):
+            stack.enter_context(run_server([sys.executable, str(HOSTPAGE), str(p), ident], url=f"http://localhost:{p}",
+                                           health="/healthz", log=tmp / f"site-{name}.log"))
+        yield CrossSite(service=service, id=ident, a=a, b=b)
+
+
+def test_firefox_cross_site_hand_off_with_third_party_cookies_blocked(tab: Tab, cross_site: CrossSite) -> None:
+    assert PREFS["network.cookie.cookieBehavior"] == 1  # the profile's setting; proven next
+    # The probe: a SameSite=None cookie of B goes along on B's own request, and not on A's.
+    tab.goto(cross_site.b + "/probe/set")
+    check = f"fetch({json.dumps(cross_site.b + '/probe/check')}, {{credentials: 'include'}}).then(r => r.json())"
+    assert tab.eval(check) == {"cookie": True}  # (asked from B's own page: the probe works)
+    tab.goto(cross_site.a + "/page")
+    assert tab.eval(check) == {"cookie": False}
+
+    # A (cross-site): the bar's "Sign in" leads to the service's form, then back, signed in.
+    rendered(tab)
+    assert tab.eval("window.onebar.state") == "signed-out"
+    tab.click(part("signin"))
+    tab.wait_for(f"location.href.startsWith({json.dumps(cross_site.id + '/login?')}) && "
+                 "document.querySelector('input[name=email]')")
+    tab.click("document.querySelector('input[name=email]')")
+    tab.press(ADA[0])
+    tab.click("document.querySelector('input[name=password]')")
+    tab.press(PASSWORD)
+    tab.click("document.querySelector('form button[type=submit]')")
+    # Back on A, the hand-off module redeems the code (/api/token) before the bar shows the name.
+    assert tab.wait_for(f"location.origin == {json.dumps(cross_site.a)} && {part('name')} && "
+                        f"{part('name')}.textContent", timeout=20) == ADA[1]
+    assert tab.eval("location.href") == cross_site.a + "/page"  # the code left the address bar
+    assert tab.eval("window.onebar.state") == "signed-in"
+    credential = tab.eval(f"localStorage[{json.dumps(cross_site.id + '/api/me')}]")
+    assert credential and cross_site.me(credential)["user"]["name"] == ADA[1]
+    # The service's own cookie never reaches A's requests: without the credential, A is nobody.
+    assert tab.eval(f"fetch({json.dumps(cross_site.id + '/api/me')}, {{credentials: 'include'}})"
+                    ".then(r => r.json()).then(d => d.user)") is None
+
+    # Sign out from A's bar: the name goes, the service's session ends, the credential is refused.
+    tab.click(part("user"))
+    tab.click(f"[...{SHADOW}.querySelectorAll('[role=menuitem]')].find(a => a.textContent == 'Sign out')")
+    tab.wait_for(f"location.origin == {json.dumps(cross_site.a)} && {part('signin')}", timeout=20)
+    assert tab.eval(f"{part('name')}") is None
+    assert tab.eval("window.onebar.state") == "signed-out"
+    assert cross_site.me(credential)["user"] is None
+    tab.goto(cross_site.id + "/login")  # first-party at the service: signed out there too
+    assert tab.eval("fetch('/api/me', {credentials: 'include'}).then(r => r.json()).then(d => d.user)") is None
