@@ -4,7 +4,8 @@
 build`` (scripts/build-bar.mjs: clean-css for the CSS inside the bar, terser for
 the scripts, both pinned in package-lock.json) writes ``static/*.min.js``, which
 is what the service serves. These tests fail when a build is stale, a file is
-over its budget, or a figure in the docs is not the measured one.
+over its budget, a figure in the docs is not the measured one, or the type
+declarations do not type-check.
 """
 
 from __future__ import annotations
@@ -80,3 +81,16 @@ def test_the_docs_give_the_measured_sizes() -> None:
     for s in measured.values():
         assert f"`{s.path}`: {s.served_gzip:,} bytes gzipped" in bar_doc, f"docs/bar.md: {s.path} is {s.served_gzip:,}"
 
+
+def test_the_type_declarations_type_check(tmp_path: Path) -> None:
+    # onebar.d.ts against a page script that uses every part of it, by the
+    # TypeScript compiler pinned in package-lock.json, in its strictest mode.
+    assert shutil.which("node"), "the type check needs Node.js: apt-get install nodejs npm"
+    tsc = NODE_MODULES / "typescript" / "bin" / "tsc"
+    assert tsc.exists(), "typescript is missing: run `npm ci` in the checkout"
+    usage = ROOT / "tests" / "types" / "usage.ts"
+    result = subprocess.run(
+        ["node", str(tsc), "--noEmit", "--strict", "--target", "es2022", "--lib", "es2022,dom",
+         str(ROOT / "static" / "onebar.d.ts"), str(usage)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
