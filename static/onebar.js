@@ -305,9 +305,8 @@
       }
     };
     list.onkeydown = e => {
-      const key = e.key, count = items.length;
-      let index = items.indexOf(root.activeElement);
-      index = key == 'ArrowDown' ? index + 1 : key == 'ArrowUp' ? index - 1 : key == 'Home' ? 0 : key == 'End' ? -1 : null;
+      const key = e.key, count = items.length, at = items.indexOf(root.activeElement);
+      const index = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: -1 }[key]; // where focus moves, if it does
       if (key == 'Escape') {
         e.preventDefault();
         e.stopPropagation();
