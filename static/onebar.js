@@ -40,37 +40,217 @@
   // color-scheme: theme=light and theme=dark set it; theme=auto inherits the
   // page's own, so a light-only page gets a light bar on a dark OS, and a page
   // that declares `color-scheme: light dark` gets the OS's choice.
-  const CSS =
-    ':host{display:block;position:relative;z-index:var(--onebar-z,1000);box-sizing:border-box;height:var(--onebar-height,48px);' +
-      '--onebar-bg:light-dark(#fff,#0d1117);--onebar-fg:light-dark(#1f2328,#e6edf3);--onebar-muted:light-dark(#59636e,#9198a1);' +
-      '--onebar-border:light-dark(#d1d9e0,#2a313c);--onebar-hover:light-dark(#eff2f5,#212830);--onebar-menu-bg:light-dark(#fff,#151b23);' +
-      '--onebar-accent:light-dark(#0969da,#1f6feb);--onebar-accent-fg:#fff;--onebar-shadow:0 12px 32px light-dark(#1f232826,#010409cc);' +
-      'background:var(--onebar-bg);border-bottom:1px solid var(--onebar-border)}' +
-    ':host([theme=light]){color-scheme:light}:host([theme=dark]){color-scheme:dark}@media print{:host{display:none}}' +
-    // nav starts from initial values, so nothing the page sets on <one-bar> is inherited inside (but the scheme).
-    '*{box-sizing:border-box}nav{all:initial;color-scheme:inherit;box-sizing:border-box;display:flex;align-items:center;gap:8px;height:100%;' +
-      'max-width:var(--onebar-max-width,none);margin:auto;padding:0 12px;color:var(--onebar-fg);' +
-      'font:14px/20px var(--onebar-font,system-ui,sans-serif)}' +
-    'a,button{all:unset;box-sizing:border-box;display:flex;align-items:center;gap:8px;height:36px;padding:0 10px;border-radius:8px;cursor:pointer;white-space:nowrap}' +
-    'button:hover,.item:hover,.item:focus,[aria-expanded=true]{background:var(--onebar-hover)}:focus-visible{outline:2px solid var(--onebar-accent);outline-offset:-2px}' +
-    '.end{margin-left:auto}.wrap{position:relative}.apps{font-weight:600}.user{font-weight:500;padding-left:4px}' +
-    '.name,.head b,.head small{overflow:hidden;text-overflow:ellipsis}.name{max-width:14em}' +
-    '.grid{width:18px;height:18px;background:radial-gradient(circle,currentColor 1.5px,#0000 2px) 0 0/6px 6px;opacity:.75}' +
-    '.caret,[aria-current]:after{border:solid;border-width:0 1.5px 1.5px 0;rotate:45deg}.caret{width:6px;height:6px;margin:0 2px 3px;opacity:.55}' +
-    '.signin{height:32px;padding:0 14px;font-weight:600;background:var(--onebar-accent);color:var(--onebar-accent-fg)}.signin:hover{filter:brightness(1.1)}' +
-    '.muted{background:none;color:var(--onebar-muted);font-weight:400}' +
-    '.avatar{flex:none;display:grid;place-items:center;width:28px;height:28px;border-radius:50%;object-fit:cover;color:#fff;' +
-      'background:oklch(50% .12 var(--hue));font-size:12px;font-weight:600}' +
-    '.menu{position:absolute;top:calc(100% + 6px);left:0;min-width:232px;max-width:320px;padding:6px;background:var(--onebar-menu-bg);' +
-      'border:1px solid var(--onebar-border);border-radius:12px;box-shadow:var(--onebar-shadow)}' +
-    '.end .menu{left:auto;right:0}.menu[hidden]{display:none}' +
-    '.head{display:flex;align-items:center;gap:10px;padding:8px 10px 12px;margin-bottom:6px;border-bottom:1px solid var(--onebar-border)}' +
-    '.head div{min-width:0}.head .avatar{width:36px;height:36px;font-size:14px}' +
-    '.head b,.head small{display:block}.head small{color:var(--onebar-muted);font-size:13px}' +
-    '.item{width:100%}.item .avatar{width:24px;height:24px;border-radius:6px;font-size:11px}' +
-    '[aria-current]{font-weight:600}[aria-current]:after{content:"";margin:0 4px 3px auto;width:5px;height:10px;border-color:var(--onebar-accent);border-width:0 2px 2px 0}' +
-    '@media(max-width:520px){.user .name{display:none}}'
-  ;
+  // Written for people: `npm run build` (scripts/build-bar.mjs) minifies this
+  // template (csso) before terser sees the script.
+  const CSS = /* css */ `
+    :host {
+      display: block;
+      position: relative;
+      z-index: var(--onebar-z, 1000);
+      box-sizing: border-box;
+      height: var(--onebar-height, 48px);
+      --onebar-bg: light-dark(#fff, #0d1117);
+      --onebar-fg: light-dark(#1f2328, #e6edf3);
+      --onebar-muted: light-dark(#59636e, #9198a1);
+      --onebar-border: light-dark(#d1d9e0, #2a313c);
+      --onebar-hover: light-dark(#eff2f5, #212830);
+      --onebar-menu-bg: light-dark(#fff, #151b23);
+      --onebar-accent: light-dark(#0969da, #1f6feb);
+      --onebar-accent-fg: #fff;
+      --onebar-shadow: 0 12px 32px light-dark(#1f232826, #010409cc);
+      background: var(--onebar-bg);
+      border-bottom: 1px solid var(--onebar-border);
+    }
+    :host([theme=light]) {
+      color-scheme: light;
+    }
+    :host([theme=dark]) {
+      color-scheme: dark;
+    }
+    @media print {
+      :host {
+        display: none;
+      }
+    }
+
+    * {
+      box-sizing: border-box;
+    }
+    /* nav starts from initial values, so nothing the page sets on <one-bar>
+       is inherited inside (but the colour scheme). */
+    nav {
+      all: initial;
+      color-scheme: inherit;
+      box-sizing: border-box;
+      display: flex;
+      align-items: center;
+      gap: 8px;
+      height: 100%;
+      max-width: var(--onebar-max-width, none);
+      margin: auto;
+      padding: 0 12px;
+      color: var(--onebar-fg);
+      font: 14px/20px var(--onebar-font, system-ui, sans-serif);
+    }
+    a,
+    button {
+      all: unset;
+      box-sizing: border-box;
+      display: flex;
+      align-items: center;
+      gap: 8px;
+      height: 36px;
+      padding: 0 10px;
+      border-radius: 8px;
+      cursor: pointer;
+      white-space: nowrap;
+    }
+    button:hover,
+    .item:hover,
+    .item:focus,
+    [aria-expanded=true] {
+      background: var(--onebar-hover);
+    }
+    :focus-visible {
+      outline: 2px solid var(--onebar-accent);
+      outline-offset: -2px;
+    }
+
+    /* The bar's parts */
+    .end {
+      margin-left: auto; /* the user menu or sign-in button sits at the right */
+    }
+    .wrap {
+      position: relative; /* holds a button and its menu */
+    }
+    .apps {
+      font-weight: 600;
+    }
+    .user {
+      font-weight: 500;
+      padding-left: 4px;
+    }
+    .name,
+    .head b,
+    .head small { /* long names and emails end in an ellipsis */
+      display: block;
+      overflow: hidden;
+      text-overflow: ellipsis;
+    }
+    .name {
+      max-width: 14em;
+    }
+    .grid { /* the apps button's 3 × 3 dots */
+      width: 18px;
+      height: 18px;
+      background: radial-gradient(circle, currentColor 1.5px, #0000 2px) 0 0 / 6px 6px;
+      opacity: .75;
+    }
+    .caret,
+    [aria-current]:after { /* a chevron, and the current app's tick */
+      border: solid;
+      border-width: 0 1.5px 1.5px 0;
+      rotate: 45deg;
+    }
+    .caret {
+      width: 6px;
+      height: 6px;
+      margin: 0 2px 3px;
+      opacity: .55;
+    }
+    .signin {
+      height: 32px;
+      padding: 0 14px;
+      font-weight: 600;
+      background: var(--onebar-accent);
+      color: var(--onebar-accent-fg);
+    }
+    .signin:hover {
+      filter: brightness(1.1);
+    }
+    .muted {
+      background: none;
+      color: var(--onebar-muted);
+      font-weight: 400;
+    }
+    .avatar { /* a picture, or initials on a colour picked from the user id (--hue) */
+      flex: none;
+      display: grid;
+      place-items: center;
+      width: 28px;
+      height: 28px;
+      border-radius: 50%;
+      object-fit: cover;
+      color: #fff;
+      background: oklch(50% .12 var(--hue));
+      font-size: 12px;
+      font-weight: 600;
+    }
+
+    /* Menus */
+    .menu { /* hidden (the attribute) while closed */
+      position: absolute;
+      top: calc(100% + 6px);
+      left: 0;
+      min-width: 232px;
+      max-width: 320px;
+      padding: 6px;
+      background: var(--onebar-menu-bg);
+      border: 1px solid var(--onebar-border);
+      border-radius: 12px;
+      box-shadow: var(--onebar-shadow);
+    }
+    .end .menu {
+      left: auto;
+      right: 0;
+    }
+    .head { /* the user menu's name and email */
+      display: flex;
+      align-items: center;
+      gap: 10px;
+      padding: 8px 10px 12px;
+      margin-bottom: 6px;
+      border-bottom: 1px solid var(--onebar-border);
+    }
+    .head div {
+      min-width: 0;
+    }
+    .head .avatar {
+      width: 36px;
+      height: 36px;
+      font-size: 14px;
+    }
+    .head small {
+      color: var(--onebar-muted);
+      font-size: 13px;
+    }
+    .item {
+      width: 100%;
+    }
+    .item .avatar {
+      width: 24px;
+      height: 24px;
+      border-radius: 6px;
+      font-size: 11px;
+    }
+    [aria-current] {
+      font-weight: 600;
+    }
+    [aria-current]:after {
+      content: "";
+      margin: 0 4px 3px auto;
+      width: 5px;
+      height: 10px;
+      border-color: var(--onebar-accent);
+      border-width: 0 2px 2px 0;
+    }
+
+    @media (max-width: 520px) {
+      .user .name {
+        display: none; /* the avatar alone */
+      }
+    }
+  `;
 
   // -- State -----------------------------------------------------------------
   let root, nav, channel;
@@ -125,9 +305,8 @@
       }
     };
     list.onkeydown = e => {
-      const key = e.key, count = items.length;
-      let index = items.indexOf(root.activeElement);
-      index = key == 'ArrowDown' ? index + 1 : key == 'ArrowUp' ? index - 1 : key == 'Home' ? 0 : key == 'End' ? -1 : null;
+      const key = e.key, count = items.length, at = items.indexOf(root.activeElement);
+      const index = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: -1 }[key]; // where focus moves, if it does
       if (key == 'Escape') {
         e.preventDefault();
         e.stopPropagation();

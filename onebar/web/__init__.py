@@ -202,8 +202,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
     # The bar's lazy ES modules, which onebar.js imports when /api/me lists them:
     # the cross-site hand-off (pages of other registrable domains) and the live
     # stream's client. A cross-origin module import needs CORS; they are public
-    # and sent without cookies, so any origin may load them.
+    # and sent without cookies, so any origin may load them. Served minified
+    # (npm run build), as /onebar.js is; ?debug serves the readable source.
     def lazy_module(name: str) -> Response:
+        if "debug" not in request.args:
+            name = name.removesuffix(".js") + ".min.js"
         response = send_from_directory(static_dir, name, mimetype="text/javascript", max_age=300)
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"

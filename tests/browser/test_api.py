@@ -14,14 +14,20 @@ from .conftest import ADA, GRACE, Sites, Watched, bar, sign_in, wait_rendered
 
 pytestmark = pytest.mark.browser
 
-# The copy-paste snippet of docs/bar.md ("A listener added late"), run as a page script would.
-LATE_LISTENER = """() => new Promise((done) => {
-  const seen = [];
-  function show(user) { seen.push(user && user.name); }
-  document.addEventListener('onebar:change', (e) => show(e.detail.user));
-  window.onebar.ready.then(show);
-  setTimeout(() => done(seen), 300);
-})"""
+
+def _late_listener() -> str:
+    """The copy-paste snippet of docs/bar.md ("A listener added late"), as a page
+    script would run it, with its ``show`` recording whom it was asked to draw."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "bar.md").read_text()
+    snippet = re.search(r"```js\n(.*?)```", doc[doc.index("**A listener added late.**"):], re.S)
+    assert snippet, "docs/bar.md: the late-listener snippet is gone"
+    code, drawn = re.subn(r"^function show\(user\) \{.*\}$", "function show(user) { seen.push(user && user.name); }",
+                          snippet.group(1), flags=re.M)
+    assert drawn == 1, "docs/bar.md: the late-listener snippet no longer defines show(user)"
+    return "() => new Promise((done) => {\n  const seen = [];\n" + code + "  setTimeout(() => done(seen), 300);\n})"
+
+
+LATE_LISTENER = _late_listener()
 
 
 def test_ready_and_state_while_loading_then_signed_in(open_page: Callable[..., Watched], sites: Sites) -> None:
@@ -55,6 +61,21 @@ def test_a_listener_added_after_the_first_change_still_gets_the_user(
     w.page.goto(sites.page_url())
     expect(w.page.get_by_role("button", name=ADA[1])).to_be_visible()  # the first change has fired
     assert w.page.evaluate(LATE_LISTENER) == [ADA[1]]
+
+
+def test_a_listener_added_after_a_sign_out_draws_nobody(open_page: Callable[..., Watched], sites: Sites) -> None:
+    # The first answer was Ada; she signed out in another tab before the page's
+    # late script ran. The snippet must draw nobody, not the first answer.
+    w = open_page()
+    sign_in(w.page, sites, ADA[0], then=sites.page_url())  # a session of its own: the test ends it
+    expect(w.page.get_by_role("button", name=ADA[1])).to_be_visible()
+    other = w.page.context.new_page()
+    other.goto(sites.page_url())
+    other.get_by_role("button", name=ADA[1]).click()
+    other.get_by_role("menuitem", name="Sign out").click()
+    expect(w.page.get_by_role("link", name="Sign in")).to_be_visible()  # told over BroadcastChannel
+    assert w.page.evaluate("window.onebar.ready.then(u => u.name)") == ADA[1]  # ready keeps the first answer
+    assert w.page.evaluate(LATE_LISTENER) == [None]
 
 
 def test_a_page_rendered_for_its_user_stays(open_page: Callable[..., Watched], sites: Sites) -> None:

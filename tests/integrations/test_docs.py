@@ -22,6 +22,10 @@ from ..snippets import Snippet, params
 from .conftest import ADA_ME, StubService
 
 
+HTML_NAME = '<img src=x onerror="alert(1)">Mallory'
+ESCAPED_NAME = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;Mallory"  # as markupsafe and Jinja write it
+
+
 def first_example(module: ModuleType) -> str:
     match = re.search(r"::\n\n((?:    .*\n|\n)+)", module.__doc__ or "")
     assert match, f"{module.__name__} has no example"
@@ -47,15 +51,16 @@ def test_the_wsgi_example_runs(stub: StubService, monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_flask_example_runs(stub: StubService) -> None:
+    stub.answer({**ADA_ME, "name": HTML_NAME})  # a user who typed HTML as her name: both pages escape it
     app = run_example(onebar.integrations.flask, stub.url)["app"]
     client = app.test_client()
     assert client.get("/").get_data(as_text=True) == "Hello, guest."
     assert client.get("/mine").headers["Location"] == f"{stub.url}/login?next=http%3A%2F%2Flocalhost%2Fmine"
     client.set_cookie("onebar_session", "a.b.c")
-    assert client.get("/").get_data(as_text=True) == "Hello, Ada Lovelace!"
+    assert client.get("/").get_data(as_text=True) == f"Hello, {ESCAPED_NAME}!"
     assert client.get("/mine").get_data(as_text=True) == (
         f'<script src="{stub.url}/onebar.js" data-app="tasks" data-user="{ADA_ME["id"]}"></script>'
-        "<p>Only for Ada Lovelace</p>")
+        f"<p>Only for {ESCAPED_NAME}</p>")
 
 
 class _Served:
@@ -67,7 +72,6 @@ class _Served:
 
 # -- the Python blocks of README.md and docs/*.md ---------------------------------------
 
-HTML_NAME = '<img src=x onerror="alert(1)">Mallory'
 
 
 def _run_doc_snippet(snippet: Snippet, stub: StubService, tmp_path: Path) -> dict[str, Any]:
