@@ -329,7 +329,7 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
 @_data_dir_option
 @pass_ctx
 def user_invite(ctx: _Context, email: str) -> None:
-    """Send a sign-up link (valid 7 days) to EMAIL."""
+    """Send a sign-up link to EMAIL: it works once, for 7 days, and replaces any earlier invitation."""
     from .mail import Message, mailer_for
     from .store.base import clean_email
     from .tokens import LinkSigner
@@ -343,17 +343,18 @@ def user_invite(ctx: _Context, email: str) -> None:
     store = ctx.store()
     if store.get_user_by_email(email) is not None:
         _fail(f"{shown(email)} already has an account")
-    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email})
+    nonce = store.create_invite(email)  # single use: the sign-up takes it, and this one replaces older links
+    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email, "n": nonce})
     link = f"{settings.public_url}/signup?invite={token}"
     mailer = mailer_for(settings)
     if not mailer.enabled:
         click.echo(f"mail is off (ONEBAR_SMTP_URL is not set): send {shown(email)} this link yourself "
-                   "(valid 7 days):")
+                   "(it works once, for 7 days):")
         click.echo(link)
         return
     mailer.send(Message(to=email, subject="You are invited to Onebar",
                         body=f"Hello,\n\nYou are invited to create an Onebar account for {email}. "
-                        f"The link works for 7 days:\n\n{link}\n"))
+                        f"The link works once, for 7 days:\n\n{link}\n"))
     click.echo(f"sent an invitation to {shown(email)}")
 
 

@@ -130,3 +130,44 @@ def test_invite_mails_a_sign_up_link_that_works_when_sign_up_is_by_invitation(se
     assert (user["email"], user["email_verified"]) == ("grace@example.com", True), "the invited address, confirmed"
     assert_one_error_line(onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env, check=False),
                           "already has an account")
+
+
+def test_an_invitation_works_once_and_not_again_after_the_account_is_removed(settings, store):
+    from onebar.web import create_app
+
+    from .conftest import csrf_token
+
+    env = {"ONEBAR_PUBLIC_URL": "http://localhost:5000", "ONEBAR_SIGNUP": "invite"}  # mail off: the link is printed
+    first = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    assert "it works once, for 7 days" in first
+    link = first.split("http://localhost:5000", 1)[1].split()[0]
+    app = create_app(settings.replace(signup="invite"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"
+
+    def sign_up(client) -> object:  # type: ignore[no-untyped-def]
+        return client.post("/signup", data={
+            "csrf_token": csrf_token(client), "invite": link.split("invite=", 1)[1],
+            "name": "Grace Hopper", "email": "grace@example.com", "password": PASSWORD, "confirm": PASSWORD})
+
+    grace = AuthActions(app.test_client(), app)
+    assert sign_up(grace._client).status_code == 303 and grace.me()["user"]["email"] == "grace@example.com"
+
+    again = app.test_client()  # the same link, used a second time while the account exists
+    for reply in (again.get(link), sign_up(again)):
+        assert reply.status_code == 403
+        assert "This invitation has been used" in reply.get_data(as_text=True)
+
+    onebar(settings.data_dir, "user", "remove", "grace@example.com", "--yes")
+    after = app.test_client()
+    for reply in (after.get(link), sign_up(after)):
+        assert reply.status_code == 403
+        assert "This invitation has been used" in reply.get_data(as_text=True)
+    assert store.get_user_by_email("grace@example.com") is None, "the old link did not bring the account back"
+
+    # A new invitation works, and it replaces one sent before it.
+    older = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    newer = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    link = older.split("http://localhost:5000", 1)[1].split()[0]
+    assert sign_up(app.test_client()).status_code == 403, "replaced by the newer invitation"
+    link = newer.split("http://localhost:5000", 1)[1].split()[0]
+    assert sign_up(app.test_client()).status_code == 303
