@@ -560,7 +560,8 @@ def _since(value: str | None) -> int | None:
 
 
 @cli.command("audit")
-@click.option("--user", "email", metavar="EMAIL", help="Only this account's events.")
+@click.option("--user", "email", metavar="EMAIL",
+              help="Only this address's events, and those of the account that has it (under earlier addresses too).")
 @click.option("--since", metavar="WHEN", help="Only events since then: 2h, 7d, or 2026-11-23T12:00 (UTC).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -570,7 +571,9 @@ def audit_log(ctx: _Context, email: str | None, since: str | None, limit: int, a
     """Show the audit log: sign-ins, failures, lockouts, changes; oldest first."""
     since_at = _since(since)
     store = ctx.store(read_only=True)
-    events = store.list_audit(email=email, since=since_at, limit=limit)
+    # The account with that address today also owns the lines written under its earlier addresses.
+    account = store.get_user_by_email(email) if email else None
+    events = store.list_audit(user_id=account.id if account else None, email=email, since=since_at, limit=limit)
     if not events:
         click.echo("no events")
     for e in events:

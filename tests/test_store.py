@@ -351,6 +351,8 @@ def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
     assert [e.event for e in store.list_audit(email="ada@EXAMPLE.com")] == ["login.failure", "login.lockout",
                                                                             "logout"]
     assert [e.event for e in store.list_audit(user_id="u_x")] == ["login.lockout", "logout"]
+    assert [e.event for e in store.list_audit(user_id="u_x", email="grace@example.com")] == [
+        "login.lockout", "login.success", "logout"], "the account's lines, and the address's"
     assert [e.event for e in store.list_audit(since=at + 1)] == ["login.success", "logout"]
     assert [e.event for e in store.list_audit(limit=2)] == ["login.success", "logout"], "the newest, oldest first"
     first = store.list_audit()[0]

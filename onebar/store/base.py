@@ -260,6 +260,7 @@ class Store(Protocol):
 
     # the audit log
     def add_audit(self, event: AuditEvent) -> None: ...
+    #: ``user_id`` and ``email`` together match a line with either.
     def list_audit(
         self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
     ) -> list[AuditEvent]: ...

@@ -365,20 +365,27 @@ class SQLStore:
     def list_audit(
         self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
     ) -> list[AuditEvent]:
-        """The newest ``limit`` events, oldest first."""
+        """The newest ``limit`` events, oldest first.
+
+        Given both ``user_id`` and ``email``, a line matches either: an account's
+        lines from before its email changed, and those that name only the address.
+        """
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        who: list[str] = []
         if user_id is not None:
-            where.append("user_id = ?")
+            who.append("user_id = ?")
             params.append(user_id)
         if email is not None:
             # LOWER on both sides: each engine folds case the same way for the
             # column and the argument (SQLite ASCII only, PostgreSQL Unicode).
-            where.append("LOWER(email) = LOWER(?)")
+            who.append("LOWER(email) = LOWER(?)")
             try:
                 params.append(clean_email(email))
             except ValidationError:
                 params.append(email.strip())
+        if who:
+            where.append(f"({' OR '.join(who)})")
         if since is not None:
             where.append("at >= ?")
             params.append(since)
