@@ -316,10 +316,12 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
         matches = [s for s in store.list_sessions(found.id, int(time.time()), limit=1000) if s.key.startswith(key)]
         if len(matches) != 1 or len(key) < 6:
             _fail(f"no single session of {shown(found.email)} starts with {shown(key)}")
-        store.revoke_session_key(found.id, matches[0].key)
-        count = 1
+        count = int(store.revoke_session_key(found.id, matches[0].key))
     else:
         count = store.revoke_user_sessions(found.id)
+    if count == 0:  # nothing happened, so nothing for the audit log either
+        click.echo(f"no sessions: {shown(found.email)} is signed in nowhere")
+        return
     ctx.record(store, "session.revoke", user=found, detail=f"by operator (CLI); {count} session(s)")
     click.echo(f"signed {shown(found.email)} out of {count} session(s)")
 

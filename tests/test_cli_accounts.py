@@ -93,6 +93,26 @@ def test_sessions_shows_a_readable_device_and_revoke_signs_out(settings, client,
     assert onebar(settings.data_dir, "user", "sessions", "ada@example.com").stdout == "no sessions\n"
 
 
+def test_revoke_signs_every_session_out_and_is_audited_once(settings, app, auth):
+    auth.signup()
+    devices = [AuthActions(app.test_client(), app) for _ in range(2)]
+    for device in devices:
+        assert device.login().status_code == 303
+    grace = AuthActions(app.test_client(), app)
+    grace.signup(email="grace@example.com", name="Grace Hopper")
+
+    assert onebar(settings.data_dir, "user", "revoke", "ada@example.com").stdout == \
+        "signed ada@example.com out of 3 session(s)\n"
+    assert [b.me()["user"] for b in (auth, *devices)] == [None, None, None], "every session of hers ended"
+    assert grace.me()["user"]["email"] == "grace@example.com", "nobody else's"
+
+    again = onebar(settings.data_dir, "user", "revoke", "ada@example.com").stdout
+    assert again == "no sessions: ada@example.com is signed in nowhere\n"
+    lines = [json.loads(line) for line in onebar(settings.data_dir, "audit", "--json").stdout.splitlines()]
+    revoked = [(e["email"], e["detail"]) for e in lines if e["event"] == "session.revoke"]
+    assert revoked == [("ada@example.com", "by operator (CLI); 3 session(s)")], "one line, none for the no-op"
+
+
 def test_remove_asks_unless_yes_and_then_the_account_is_gone(settings, auth):
     auth.signup()
     assert_one_error_line(onebar(settings.data_dir, "user", "remove", "ada@example.com", check=False), "--yes")
