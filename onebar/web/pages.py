@@ -228,13 +228,13 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
         return _closed("Sign-up is closed", "New accounts are created by the service's administrator.")
     form = SignupForm()
     raw_invite = request.args.get("invite") if request.method == "GET" else form.invite.data
-    invite = svc.links.loads(tokens.INVITE, raw_invite) if raw_invite else None
-    nonce = invite.get("n") if invite and isinstance(invite.get("n"), str) else None
-    invited = invite.get("e") if nonce and isinstance(invite.get("e"), str) else None  # type: ignore[union-attr]
-    if raw_invite and invited is None:
+    invite = (svc.links.loads(tokens.INVITE, raw_invite) if raw_invite else None) or {}
+    nonce = invite.get("n") if isinstance(invite.get("n"), str) else None  # older links had none: refused
+    invited = invite.get("e") if nonce and isinstance(invite.get("e"), str) else None
+    if raw_invite and (invited is None or nonce is None):
         return _closed("This invitation link does not work",
                        "It has expired or is incomplete. Ask for a new invitation.")
-    if invited is not None and not svc.store.invite_pending(invited, nonce):  # type: ignore[arg-type]
+    if invited is not None and nonce is not None and not svc.store.invite_pending(invited, nonce):
         return _closed(*INVITE_USED)
     if policy == "invite" and invited is None:
         return _closed("Sign-up is by invitation", "Ask the service's administrator for an invitation.")
