@@ -316,10 +316,12 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
         matches = [s for s in store.list_sessions(found.id, int(time.time()), limit=1000) if s.key.startswith(key)]
         if len(matches) != 1 or len(key) < 6:
             _fail(f"no single session of {shown(found.email)} starts with {shown(key)}")
-        store.revoke_session_key(found.id, matches[0].key)
-        count = 1
+        count = int(store.revoke_session_key(found.id, matches[0].key))
     else:
         count = store.revoke_user_sessions(found.id)
+    if count == 0:  # nothing happened, so nothing for the audit log either
+        click.echo(f"no sessions: {shown(found.email)} is signed in nowhere")
+        return
     ctx.record(store, "session.revoke", user=found, detail=f"by operator (CLI); {count} session(s)")
     click.echo(f"signed {shown(found.email)} out of {count} session(s)")
 
@@ -329,7 +331,7 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
 @_data_dir_option
 @pass_ctx
 def user_invite(ctx: _Context, email: str) -> None:
-    """Send a sign-up link (valid 7 days) to EMAIL."""
+    """Send a sign-up link to EMAIL: it works once, for 7 days, and replaces any earlier invitation."""
     from .mail import Message, mailer_for
     from .store.base import clean_email
     from .tokens import LinkSigner
@@ -343,17 +345,18 @@ def user_invite(ctx: _Context, email: str) -> None:
     store = ctx.store()
     if store.get_user_by_email(email) is not None:
         _fail(f"{shown(email)} already has an account")
-    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email})
+    nonce = store.create_invite(email)  # single use: the sign-up takes it, and this one replaces older links
+    token = LinkSigner(settings.secret_keys).dumps(tokens.INVITE, {"e": email, "n": nonce})
     link = f"{settings.public_url}/signup?invite={token}"
     mailer = mailer_for(settings)
     if not mailer.enabled:
         click.echo(f"mail is off (ONEBAR_SMTP_URL is not set): send {shown(email)} this link yourself "
-                   "(valid 7 days):")
+                   "(it works once, for 7 days):")
         click.echo(link)
         return
     mailer.send(Message(to=email, subject="You are invited to Onebar",
                         body=f"Hello,\n\nYou are invited to create an Onebar account for {email}. "
-                        f"The link works for 7 days:\n\n{link}\n"))
+                        f"The link works once, for 7 days:\n\n{link}\n"))
     click.echo(f"sent an invitation to {shown(email)}")
 
 
@@ -559,7 +562,8 @@ def _since(value: str | None) -> int | None:
 
 
 @cli.command("audit")
-@click.option("--user", "email", metavar="EMAIL", help="Only this account's events.")
+@click.option("--user", "email", metavar="EMAIL",
+              help="Only this address's events, and those of the account that has it (under earlier addresses too).")
 @click.option("--since", metavar="WHEN", help="Only events since then: 2h, 7d, or 2026-11-23T12:00 (UTC).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100000), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -569,7 +573,9 @@ def audit_log(ctx: _Context, email: str | None, since: str | None, limit: int, a
     """Show the audit log: sign-ins, failures, lockouts, changes; oldest first."""
     since_at = _since(since)
     store = ctx.store(read_only=True)
-    events = store.list_audit(email=email, since=since_at, limit=limit)
+    # The account with that address today also owns the lines written under its earlier addresses.
+    account = store.get_user_by_email(email) if email else None
+    events = store.list_audit(user_id=account.id if account else None, email=email, since=since_at, limit=limit)
     if not events:
         click.echo("no events")
     for e in events:

@@ -95,18 +95,43 @@ def check_port(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _by_file(target: str) -> str:
+    """``module:attr`` as ``/absolute/path/of/module.py:attr``, for granian.
+
+    granian resolves a dotted target against the working directory: it walks
+    up through every folder there that holds an ``__init__.py`` and prefixes
+    their names, so ``onebar serve`` started inside a package (``onebar demo``
+    from a wheel runs in ``site-packages/onebar/demo``) imported
+    ``onebar.demo.onebar.serving`` and died. Given the module's file, it walks
+    up from there instead: the module name comes out right from any working
+    directory, and the folder this very ``onebar`` was imported from goes first
+    on the workers' path, so they run the same copy as this process.
+    """
+    import importlib.util
+
+    module, sep, attr = target.partition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.has_location or not spec.origin or not spec.origin.endswith(".py"):
+        return target  # not importable here: granian will say so, with the name as given
+    return f"{spec.origin}{sep}{attr}"
+
+
 def _granian(target: str, host: str, port: int, **options: Any) -> Any:
     """A granian Server for ``target`` (a ``module:factory``) on host:port, with what both processes share.
 
     The port is checked first (granian's SO_REUSEPORT would share a taken
     one); granian's own access log is off (onebar.accesslog writes one line
-    per request, the same under any server); a worker that dies is respawned.
+    per request, the same under any server); a worker that dies is respawned;
+    the target goes by its file (:func:`_by_file`), whatever the working directory.
     """
     from granian.server import Server
 
     check_port(host, port)
     address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    return Server(target, address=address, port=port, factory=True, log_access=False,
+    return Server(_by_file(target), address=address, port=port, factory=True, log_access=False,
                   respawn_failed_workers=True, websockets=False, **options)
 
 

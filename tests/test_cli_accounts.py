@@ -93,6 +93,26 @@ def test_sessions_shows_a_readable_device_and_revoke_signs_out(settings, client,
     assert onebar(settings.data_dir, "user", "sessions", "ada@example.com").stdout == "no sessions\n"
 
 
+def test_revoke_signs_every_session_out_and_is_audited_once(settings, app, auth):
+    auth.signup()
+    devices = [AuthActions(app.test_client(), app) for _ in range(2)]
+    for device in devices:
+        assert device.login().status_code == 303
+    grace = AuthActions(app.test_client(), app)
+    grace.signup(email="grace@example.com", name="Grace Hopper")
+
+    assert onebar(settings.data_dir, "user", "revoke", "ada@example.com").stdout == \
+        "signed ada@example.com out of 3 session(s)\n"
+    assert [b.me()["user"] for b in (auth, *devices)] == [None, None, None], "every session of hers ended"
+    assert grace.me()["user"]["email"] == "grace@example.com", "nobody else's"
+
+    again = onebar(settings.data_dir, "user", "revoke", "ada@example.com").stdout
+    assert again == "no sessions: ada@example.com is signed in nowhere\n"
+    lines = [json.loads(line) for line in onebar(settings.data_dir, "audit", "--json").stdout.splitlines()]
+    revoked = [(e["email"], e["detail"]) for e in lines if e["event"] == "session.revoke"]
+    assert revoked == [("ada@example.com", "by operator (CLI); 3 session(s)")], "one line, none for the no-op"
+
+
 def test_remove_asks_unless_yes_and_then_the_account_is_gone(settings, auth):
     auth.signup()
     assert_one_error_line(onebar(settings.data_dir, "user", "remove", "ada@example.com", check=False), "--yes")
@@ -130,3 +150,44 @@ def test_invite_mails_a_sign_up_link_that_works_when_sign_up_is_by_invitation(se
     assert (user["email"], user["email_verified"]) == ("grace@example.com", True), "the invited address, confirmed"
     assert_one_error_line(onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env, check=False),
                           "already has an account")
+
+
+def test_an_invitation_works_once_and_not_again_after_the_account_is_removed(settings, store):
+    from onebar.web import create_app
+
+    from .conftest import csrf_token
+
+    env = {"ONEBAR_PUBLIC_URL": "http://localhost:5000", "ONEBAR_SIGNUP": "invite"}  # mail off: the link is printed
+    first = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    assert "it works once, for 7 days" in first
+    link = first.split("http://localhost:5000", 1)[1].split()[0]
+    app = create_app(settings.replace(signup="invite"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"
+
+    def sign_up(client) -> object:  # type: ignore[no-untyped-def]
+        return client.post("/signup", data={
+            "csrf_token": csrf_token(client), "invite": link.split("invite=", 1)[1],
+            "name": "Grace Hopper", "email": "grace@example.com", "password": PASSWORD, "confirm": PASSWORD})
+
+    grace = AuthActions(app.test_client(), app)
+    assert sign_up(grace._client).status_code == 303 and grace.me()["user"]["email"] == "grace@example.com"
+
+    again = app.test_client()  # the same link, used a second time while the account exists
+    for reply in (again.get(link), sign_up(again)):
+        assert reply.status_code == 403
+        assert "This invitation has been used" in reply.get_data(as_text=True)
+
+    onebar(settings.data_dir, "user", "remove", "grace@example.com", "--yes")
+    after = app.test_client()
+    for reply in (after.get(link), sign_up(after)):
+        assert reply.status_code == 403
+        assert "This invitation has been used" in reply.get_data(as_text=True)
+    assert store.get_user_by_email("grace@example.com") is None, "the old link did not bring the account back"
+
+    # A new invitation works, and it replaces one sent before it.
+    older = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    newer = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=env).stdout
+    link = older.split("http://localhost:5000", 1)[1].split()[0]
+    assert sign_up(app.test_client()).status_code == 403, "replaced by the newer invitation"
+    link = newer.split("http://localhost:5000", 1)[1].split()[0]
+    assert sign_up(app.test_client()).status_code == 303

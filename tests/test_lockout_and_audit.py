@@ -164,6 +164,50 @@ def test_every_security_event_is_one_audit_line_without_secrets(settings, app, c
     assert {"at", "event", "user_id", "email", "address", "app", "detail"} <= set(logged[0])
 
 
+def test_resets_email_changes_enabling_deleting_and_app_removal_are_audited(settings, app, client, auth, store):
+    from onebar import tokens
+
+    auth.signup()
+    ada = store.get_user_by_email("ada@example.com")
+    links = app.extensions["onebar.service"].links
+    reset = "/password/reset/" + links.dumps(tokens.RESET, {"u": ada.id, "v": store.get_token_version(ada.id)})
+    stranger = browser(app)  # the browser the reset link is opened in
+    assert stranger._client.post(reset, data={"csrf_token": csrf_token(stranger._client, reset),
+                                              "password": "reset password 1", "confirm": "reset password 1"}
+                                 ).status_code == 303
+    assert stranger._client.post("/account/email", data={
+        "csrf_token": csrf_token(stranger._client, "/account"), "change-email": "ada.new@example.com",
+        "change-current": "reset password 1"}).status_code == 303
+    onebar(settings.data_dir, "user", "disable", "ada.new@example.com")
+    onebar(settings.data_dir, "user", "enable", "ada.new@example.com")
+    onebar(settings.data_dir, "app", "remove", "tasks")
+
+    # Her lines from before the change of address are hers under the new one too.
+    hers = [json.loads(line) for line in
+            onebar(settings.data_dir, "audit", "--json", "--user", "ADA.NEW@example.com").stdout.splitlines()]
+    assert [e["event"] for e in hers] == ["signup", "password.reset", "email.change", "account.disable",
+                                          "account.enable"]
+    assert {e["user_id"] for e in hers} == {ada.id}
+
+    assert stranger.login(email="ada.new@example.com", password="reset password 1").status_code == 303
+    assert stranger._client.post("/account/delete", data={"csrf_token": csrf_token(stranger._client, "/account"),
+                                                          "delete-current": "reset password 1"}).status_code == 303
+    grace = browser(app)
+    grace.signup(email="grace@example.com", name="Grace")
+    onebar(settings.data_dir, "user", "remove", "grace@example.com", "--yes")
+
+    events = [json.loads(line) for line in onebar(settings.data_dir, "audit", "--json").stdout.splitlines()]
+    seen = {(e["event"], e["email"], e["app"], e["detail"]) for e in events}
+    for expected in (("password.reset", "ada@example.com", "", "all sessions signed out"),
+                     ("email.change", "ada.new@example.com", "", "from ada@example.com"),
+                     ("account.enable", "ada.new@example.com", "", "by operator (CLI)"),
+                     ("app.remove", "", "tasks", "by operator (CLI)"),
+                     ("account.delete", "ada.new@example.com", "", "by the user"),
+                     ("account.delete", "grace@example.com", "", "by operator (CLI)")):
+        assert expected in seen, expected
+    assert "reset password 1" not in json.dumps(events)
+
+
 def test_audit_filters_by_user_and_time(settings, app, auth):
     auth.signup()
     browser(app).signup(email="grace@example.com", name="Grace")

@@ -36,6 +36,12 @@ def test_invite_only_sign_up_needs_a_valid_invitation(settings, store):
     assert auth._client.get("/signup").status_code == 403
     forged = auth._client.get("/signup?invite=eyJlIjoiZXZlQGV4YW1wbGUuY29tIn0.forged.sig")
     assert forged.status_code == 403 and "invitation link does not work" in forged.get_data(as_text=True)
+    from onebar import tokens
+
+    # Signed, but from before invitations were single-use: no nonce to use up, so no sign-up.
+    unspent = auth._app.extensions["onebar.service"].links.dumps(tokens.INVITE, {"e": "eve@example.com"})
+    old = auth._client.get(f"/signup?invite={unspent}")
+    assert old.status_code == 403 and "invitation link does not work" in old.get_data(as_text=True)
 
 
 def test_open_sign_up_still_shows_the_link(client):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from onebar.exc import DuplicateError, StoreBusy, ValidationError
+from onebar.exc import DuplicateError, NotFound, StoreBusy, ValidationError
 from onebar.store import App, AuditEvent, SQLiteStore, schema
 
 from .conftest import APPS, BACKENDS, open_test_store
@@ -317,6 +317,30 @@ def test_deleting_an_account_keeps_its_audit_lines(store):
     assert [e.event for e in store.list_audit(user_id=user.id)] == ["signup"]
 
 
+def test_an_invitation_makes_one_account_once_and_the_newest_replaces_older_ones(store):
+    older = store.create_invite("grace@example.com")
+    nonce = store.create_invite("Grace@Example.com")  # a new invitation to the same address
+    assert not store.invite_pending("grace@example.com", older) and store.invite_pending("grace@example.com", nonce)
+    with pytest.raises(NotFound):
+        store.create_user("grace@example.com", "Grace", "h", invite=older)
+    assert store.get_user_by_email("grace@example.com") is None, "a refused invitation creates nothing"
+    with pytest.raises(NotFound):
+        store.create_user("mallory@example.com", "Mallory", "h", invite=nonce)  # another address's invitation
+    user = store.create_user("grace@example.com", "Grace", "h", invite=nonce)
+    assert not store.invite_pending("grace@example.com", nonce), "used up by the sign-up"
+    assert store.delete_user(user.id)
+    with pytest.raises(NotFound):
+        store.create_user("grace@example.com", "Grace", "h", invite=nonce)
+
+    pending = store.create_invite("ada@example.com")
+    ada = store.create_user("ada@example.com", "Ada", "h")  # the operator added her by hand meanwhile
+    with pytest.raises(DuplicateError):
+        store.create_user("ada@example.com", "Ada", "h", invite=pending)
+    assert store.invite_pending("ada@example.com", pending), "a failed sign-up does not use the invitation"
+    assert store.delete_user(ada.id)
+    assert not store.invite_pending("ada@example.com", pending), "removing the account withdraws its invitation"
+
+
 def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
     at = 1_700_000_000
     for i, (event, email) in enumerate([("login.failure", "Ada@Example.com"), ("login.lockout", "ada@example.com"),
@@ -327,6 +351,8 @@ def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
     assert [e.event for e in store.list_audit(email="ada@EXAMPLE.com")] == ["login.failure", "login.lockout",
                                                                             "logout"]
     assert [e.event for e in store.list_audit(user_id="u_x")] == ["login.lockout", "logout"]
+    assert [e.event for e in store.list_audit(user_id="u_x", email="grace@example.com")] == [
+        "login.lockout", "login.success", "logout"], "the account's lines, and the address's"
     assert [e.event for e in store.list_audit(since=at + 1)] == ["login.success", "logout"]
     assert [e.event for e in store.list_audit(limit=2)] == ["login.success", "logout"], "the newest, oldest first"
     first = store.list_audit()[0]

@@ -136,8 +136,10 @@ def demo(port: int, tasks_port: int, notes_port: int, handbook_port: int, cross_
             processes: list[ChildServer] = []
             try:
                 click.echo("Starting the identity service and three demo sites on localhost...")
+                # Its working directory is the data dir, never apps_root: installed, that is
+                # site-packages/onebar/demo, inside a package (the sites need it, to import demo_apps).
                 processes.append(_start(
-                    "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", apps_root,
+                    "Identity service", service_url, "/healthz", base / "demo" / "logs" / "onebar.log", base,
                     ["-m", "onebar", "--data-dir", str(base), "serve", "--host", "localhost", "--port", str(port),
                      "--events-port", str(events_port)],
                     env=service_env))

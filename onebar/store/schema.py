@@ -137,6 +137,16 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE apps ADD COLUMN backchannel_url TEXT;
         ALTER TABLE apps ADD COLUMN backchannel_secret TEXT
     """),
+    # 7: invitations (onebar user invite) work once: the signed link carries a
+    # nonce whose hash is kept here until a sign-up uses it. One row per
+    # address, so a new invitation replaces an older one.
+    Migration("single-use invitations", """
+        CREATE TABLE invites (
+            email_key   TEXT PRIMARY KEY,
+            nonce_hash  TEXT NOT NULL,
+            created_at  BIGINT NOT NULL
+        )
+    """),
 ]
 
 

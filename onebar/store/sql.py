@@ -52,6 +52,10 @@ def _user(row: Any) -> User:
                 email_verified=bool(row[5]), disabled_at=row[6])
 
 
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
 def _audit_id() -> str:
     """A new audit line's id: text that sorts in the order lines were written
     (nanoseconds, then random), so ``db copy`` moves it as it is on both engines."""
@@ -120,12 +124,19 @@ class SQLStore:
 
     # -- users --------------------------------------------------------------
 
-    def create_user(self, email: str, name: str, password_hash: str) -> User:
+    def create_user(self, email: str, name: str, password_hash: str, *, invite: str | None = None) -> User:
+        """A new account; with ``invite``, the pending invitation for ``email`` with that nonce is
+        used up in the same transaction (:class:`NotFound` if there is none: used, replaced or
+        withdrawn), so one invitation makes one account, once."""
         key = normalize_email(email)
         user = User(id="u_" + secrets.token_hex(8), email=clean_email(email), name=name, avatar_url=None,
                     created_at=int(time.time()))
         try:
             with self._db(write=True) as db:
+                if invite is not None and not db.execute(
+                        "DELETE FROM invites WHERE email_key = ? AND nonce_hash = ?",
+                        (key, _nonce_hash(invite))).rowcount:
+                    raise NotFound("this invitation has been used or replaced")
                 db.execute(
                     "INSERT INTO users (id, email, email_key, name, password, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (user.id, user.email, key, user.name, password_hash, user.created_at),
@@ -231,11 +242,37 @@ class SQLStore:
         return changed > 0
 
     def delete_user(self, user_id: str) -> bool:
-        """Delete an account and its sessions; its audit lines stay."""
+        """Delete an account, its sessions and any invitation to its address; its audit lines stay."""
         with self._db(write=True) as db:
             gone = db.execute("DELETE FROM sessions WHERE user_id = ? RETURNING key, revoked_at", (user_id,)).fetchall()
             self._record(db, SESSION_ENDED, [(user_id, r[0]) for r in gone if r[1] is None])
+            db.execute("DELETE FROM invites WHERE email_key IN (SELECT email_key FROM users WHERE id = ?)", (user_id,))
             return int(db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount) > 0
+
+    # -- invitations -------------------------------------------------------------
+
+    def create_invite(self, email: str) -> str:
+        """A new invitation nonce for ``email`` (for the signed link); it replaces any older one,
+        so only the newest invitation to an address works. Only its hash is stored."""
+        nonce = secrets.token_urlsafe(16)
+        with self._db(write=True) as db:
+            db.execute(
+                "INSERT INTO invites (email_key, nonce_hash, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (email_key) DO UPDATE SET nonce_hash = excluded.nonce_hash,"
+                " created_at = excluded.created_at",
+                (normalize_email(email), _nonce_hash(nonce), int(time.time())),
+            )
+        return nonce
+
+    def invite_pending(self, email: str, nonce: str) -> bool:
+        """Whether the invitation to ``email`` with ``nonce`` is still unused and the newest one."""
+        try:
+            key = normalize_email(email)
+        except ValidationError:
+            return False
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM invites WHERE email_key = ? AND nonce_hash = ?",
+                              (key, _nonce_hash(nonce))).fetchone() is not None
 
     # -- sessions -------------------------------------------------------------
 
@@ -337,20 +374,27 @@ class SQLStore:
     def list_audit(
         self, *, user_id: str | None = None, email: str | None = None, since: int | None = None, limit: int = 100
     ) -> list[AuditEvent]:
-        """The newest ``limit`` events, oldest first."""
+        """The newest ``limit`` events, oldest first.
+
+        Given both ``user_id`` and ``email``, a line matches either: an account's
+        lines from before its email changed, and those that name only the address.
+        """
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        who: list[str] = []
         if user_id is not None:
-            where.append("user_id = ?")
+            who.append("user_id = ?")
             params.append(user_id)
         if email is not None:
             # LOWER on both sides: each engine folds case the same way for the
             # column and the argument (SQLite ASCII only, PostgreSQL Unicode).
-            where.append("LOWER(email) = LOWER(?)")
+            who.append("LOWER(email) = LOWER(?)")
             try:
                 params.append(clean_email(email))
             except ValidationError:
                 params.append(email.strip())
+        if who:
+            where.append(f"({' OR '.join(who)})")
         if since is not None:
             where.append("at >= ?")
             params.append(since)

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from .. import audit, passwords, tokens
 from ..audit import DESCRIPTIONS
-from ..exc import DuplicateError, ValidationError
+from ..exc import DuplicateError, NotFound, ValidationError
 from ..mail import Message, send_later
 from ..redirects import safe_next
 from ..store import User, normalize_email, normalize_origin
@@ -227,6 +227,12 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     return redirect(_next_target(), 303)
 
 
+#: The page for an invitation link whose sign-up already happened, or that a newer invitation replaced.
+INVITE_USED = ("This invitation has been used",
+               "An invitation works once, and a newer one replaces it. "
+               "Sign in if you have an account, or ask for a new invitation.")
+
+
 def _closed(title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", title=title, message=message), 403
 
@@ -239,11 +245,14 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
         return _closed("Sign-up is closed", "New accounts are created by the service's administrator.")
     form = SignupForm()
     raw_invite = request.args.get("invite") if request.method == "GET" else form.invite.data
-    invite = svc.links.loads(tokens.INVITE, raw_invite) if raw_invite else None
-    invited = invite.get("e") if invite and isinstance(invite.get("e"), str) else None
-    if raw_invite and invited is None:
+    invite = (svc.links.loads(tokens.INVITE, raw_invite) if raw_invite else None) or {}
+    nonce = invite.get("n") if isinstance(invite.get("n"), str) else None  # older links had none: refused
+    invited = invite.get("e") if nonce and isinstance(invite.get("e"), str) else None
+    if raw_invite and (invited is None or nonce is None):
         return _closed("This invitation link does not work",
                        "It has expired or is incomplete. Ask for a new invitation.")
+    if invited is not None and nonce is not None and not svc.store.invite_pending(invited, nonce):
+        return _closed(*INVITE_USED)
     if policy == "invite" and invited is None:
         return _closed("Sign-up is by invitation", "Ask the service's administrator for an invitation.")
     if request.method == "GET":
@@ -268,10 +277,13 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
     with svc.hashing.slot():
         hashed = passwords.hash_password(form.password.data or "")
     try:
-        user = svc.store.create_user(form.email.data or "", form.name.data or "", hashed)
+        user = svc.store.create_user(form.email.data or "", form.name.data or "", hashed,
+                                     invite=nonce if invited is not None else None)
     except DuplicateError:
         form.email.errors = ["An account with this email already exists. Sign in instead?"]
         return render_template("signup.html", form=form, invited=invited, domains=domains), 409
+    except NotFound:  # the invitation was used (a second tab, a double post) since the checks above
+        return _closed(*INVITE_USED)
     _audit("signup", user, app=svc.app_for(_next_target(default="")), detail="invited" if invited else "")
     if invited is not None:
         svc.store.mark_email_verified(user.id, invited)  # the invitation reached this mailbox
