@@ -513,7 +513,7 @@ def db_copy(ctx: _Context, target_url: str, force: bool) -> None:
 
 
 #: How ``db copy`` names a copied table in its report.
-_TABLE_WORDS = {"audit": "audit events"}
+_TABLE_WORDS = {"audit": "audit events", "invites": "pending invitations"}
 
 
 def _where(settings: Settings) -> str:

@@ -42,7 +42,7 @@ def test_db_upgrade_on_postgresql_never_shows_the_password(tmp_path, postgres_se
 @pytest.fixture
 def embedded(tmp_path):
     """A data dir whose SQLite store has two users (one verified, one disabled), live and revoked
-    sessions, two apps and two audit events."""
+    sessions, two apps, two audit events and two pending invitations."""
     data = tmp_path / "data"
     settings = settings_mod.load(environ={}, data_dir=data)  # creates the key file, as `onebar` does
     store = SQLiteStore(settings.database)
@@ -58,9 +58,12 @@ def embedded(tmp_path):
     store.set_disabled(grace.id, True)
     store.add_audit(AuditEvent("signup", 1_700_000_000, ada.id, ada.email, "127.0.0.1"))
     store.add_audit(AuditEvent("account.disable", 1_700_000_001, grace.id, grace.email, detail="by operator"))
+    nonce = store.create_invite("alan@example.com")
+    store.create_invite("barbara@example.com")
     store.close()
     codec = SessionCodec(settings.secret_keys, settings.session_max_age)
-    return data, settings, {"live": codec.encode(live, ada.id), "revoked": codec.encode(revoked, grace.id)}
+    return data, settings, {"live": codec.encode(live, ada.id), "revoked": codec.encode(revoked, grace.id),
+                            "invite": nonce}
 
 
 def _me(settings, database_url: str, cookie: str):  # type: ignore[no-untyped-def]
@@ -80,7 +83,7 @@ def test_db_copy_moves_users_sessions_and_apps_and_cookies_keep_working(embedded
     result = cli(data, "db", "copy", "--to", postgres_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(
-        "copied 2 users, 2 sessions, 2 apps, 2 audit events to postgresql://onebar:***@127.0.0.1:")
+        "copied 2 users, 2 sessions, 2 apps, 2 audit events, 2 pending invitations to postgresql://onebar:***@127.0.0.1:")
     assert postgres_server.password not in result.stdout + result.stderr
 
     me = _me(settings, postgres_url, cookies["live"])
@@ -92,6 +95,7 @@ def test_db_copy_moves_users_sessions_and_apps_and_cookies_keep_working(embedded
         assert pg.get_credentials("ada@example.com")[1] == "scrypt:ada"  # signs in with the same password
         assert pg.get_user_by_email("ada@example.com").email_verified
         assert pg.get_user_by_email("grace@example.com").disabled
+        assert pg.invite_pending("alan@example.com", cookies["invite"])  # the link sent before still works once
         assert [(e.event, e.email) for e in pg.list_audit()] == [("signup", "Ada@Example.com"),
                                                                  ("account.disable", "grace@example.com")]
         pg.add_audit(AuditEvent("login.success", int(time.time()), email="ada@example.com"))  # ids go on
@@ -108,10 +112,10 @@ def test_db_copy_refuses_a_non_empty_target_unless_forced_and_repeats_exactly(em
 
     forced = cli(data, "db", "copy", "--to", postgres_url, "--force")
     assert forced.returncode == 0, forced.stderr
-    assert forced.stdout.startswith("copied 2 users, 2 sessions, 2 apps, 2 audit events to ")
+    assert forced.stdout.startswith("copied 2 users, 2 sessions, 2 apps, 2 audit events, 2 pending invitations to ")
     pg = PostgresStore(postgres_url)
     try:
-        assert pg.row_counts() == {"users": 2, "sessions": 2, "apps": 2, "audit": 2}
+        assert pg.row_counts() == {"users": 2, "sessions": 2, "apps": 2, "audit": 2, "invites": 2}
     finally:
         pg.close()
     assert _me(settings, postgres_url, cookies["live"])["user"]["name"] == "Ada Lovelace"

@@ -39,7 +39,7 @@ _SESSION_COLS = "s.key, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s
 
 #: The tables ``onebar db copy`` moves, parents before children. A migration
 #: that adds a table worth moving appends it here.
-COPIED_TABLES = ("users", "sessions", "apps", "audit")
+COPIED_TABLES = ("users", "sessions", "apps", "audit", "invites")
 
 
 def session_key(sid: str) -> str:
