@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -33,4 +33,5 @@ def mask_password(url: str) -> str:
         userinfo, _, hostport = netloc.rpartition("@")
         user = userinfo.partition(":")[0]
         netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    # Written out rather than urlunsplit, which drops the empty host of sqlite:///path.
+    return f"{parts.scheme}://{netloc}{parts.path}"

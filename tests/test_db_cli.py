@@ -142,3 +142,12 @@ def test_serve_with_an_unusable_database_url_is_one_line_without_the_password(tm
     result = cli(tmp_path, "serve", "--port", str(free_port("127.0.0.1")), env={"ONEBAR_DATABASE_URL": url})
     assert_one_error_line(result, *words)
     assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_db_copy_to_another_sqlite_file_names_it_as_given(embedded, tmp_path):
+    data, _, _ = embedded
+    target = tmp_path / "copy" / "onebar.sqlite3"
+    target.parent.mkdir()
+    result = cli(data, "db", "copy", "--to", f"sqlite:///{target}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f" to sqlite:///{target}")  # not sqlite:/… nor sqlite://…
