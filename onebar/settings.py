@@ -69,6 +69,7 @@ import dataclasses
 import os
 import stat
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ class Settings:
             raise ConfigError(f"signup must be one of {', '.join(SIGNUP_POLICIES)}, not {self.signup!r}")
         domains = self.signup_domains.split(",") if isinstance(self.signup_domains, str) else self.signup_domains
         object.__setattr__(self, "signup_domains", tuple(
-            d.strip().lstrip("@").casefold() for d in domains if d.strip()))
+            unicodedata.normalize("NFKC", d.strip().lstrip("@")).casefold() for d in domains if d.strip()))
         if self.smtp_url is not None and urlsplit(self.smtp_url).scheme not in ("smtp", "smtps"):
             raise ConfigError("smtp_url must look like smtp://host:25, smtp://host:587?starttls=true or smtps://host")
         if self.dev_mode and self.cookie_secure:

@@ -59,6 +59,16 @@ def test_sign_up_domains_limit_who_can_create_an_account(settings, store):
     assert auth.signup(email="ada@corp.example").status_code == 303
 
 
+def test_an_allowed_domain_is_matched_as_emails_are_compared(settings, store):
+    # Full-width letters and capitals name the same address once NFKC-normalised (onebar.text):
+    # the policy compares that form, so it neither refuses the allowed domain nor lets a look-alike in.
+    auth = service(settings, store, signup_domains="Example.com")
+    assert auth.signup(email="ada@\uff45xample.COM").status_code == 303
+    assert auth.me()["user"]["email"] == "ada@example.COM"
+    auth.logout()
+    assert auth.signup(email="bob@example.com.evil.example").status_code == 403
+
+
 @pytest.mark.parametrize("env,words", [
     ({"ONEBAR_SIGNUP": "sometimes"}, "signup must be one of open, closed, invite"),
     ({"ONEBAR_SMTP_URL": "http://mail.example.com"}, "smtp_url must look like"),

@@ -233,6 +233,11 @@ INVITE_USED = ("This invitation has been used",
                "Sign in if you have an account, or ask for a new invitation.")
 
 
+def _domain_allowed(email: str, domains: tuple[str, ...]) -> bool:
+    """Whether sign-up's domain list (none: any) admits ``email``, compared as emails are (NFKC, case-folded)."""
+    return not domains or normalize_email(email).rpartition("@")[2] in domains
+
+
 def _closed(title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", title=title, message=message), 403
 
@@ -264,7 +269,7 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
         return render_template("signup.html", form=form, invited=invited, domains=domains), 400
     if invited is not None:
         form.email.data = invited  # an invitation is for one address
-    elif domains and (form.email.data or "").rpartition("@")[2].casefold() not in domains:
+    elif not _domain_allowed(form.email.data or "", domains):
         form.email.errors = [f"Sign-up is open to addresses at {', '.join(domains)} only."]
         return render_template("signup.html", form=form, invited=invited, domains=domains), 403
     address = _address()
@@ -450,7 +455,7 @@ def change_email():  # type: ignore[no-untyped-def]
         return (page, 429, {"Retry-After": str(wait)}) if wait else (page, 400)
     old = active.user
     domains = svc.settings.signup_domains
-    if domains and (form.email.data or "").rpartition("@")[2].casefold() not in domains:
+    if not _domain_allowed(form.email.data or "", domains):
         form.email.errors = [f"Use an address at {', '.join(domains)}."]
         return _account_page(email=form, status=400)
     try:
