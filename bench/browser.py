@@ -150,6 +150,8 @@ def _network_counter(context: Any, page: Any) -> Callable[[], int]:
 
 def _view(page: Any, url: str, count: Callable[[], int], with_bar: bool) -> tuple[View, str | None]:
     page.goto(url, wait_until="load")
+    # Paint timing can be recorded after "load" (a repeat view loads from cache before its first paint).
+    page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0", timeout=10_000)
     if with_bar:
         page.wait_for_function("window.__m.name !== null", timeout=10_000)
     page.wait_for_timeout(100)  # let late layout shifts be observed
