@@ -43,7 +43,8 @@ def _run(main: Callable[[], Awaitable[None]]) -> None:
 
 def _scope(cookie: str) -> dict:  # type: ignore[type-arg]
     return {"type": "http", "method": "GET", "path": "/api/events", "query_string": b"",
-            "headers": [(b"cookie", f"onebar_session={cookie}".encode()), (b"origin", APPS[0].origin.encode())]}
+            "headers": [(b"host", b"localhost:5000"),  # the test settings' public URL: its Host is served
+                        (b"cookie", f"onebar_session={cookie}".encode()), (b"origin", APPS[0].origin.encode())]}
 
 
 def test_an_idle_stream_gets_heartbeats_that_are_comments(store, settings) -> None:  # type: ignore[no-untyped-def]
