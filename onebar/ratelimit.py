@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import unicodedata
 from typing import TYPE_CHECKING
 
 from limits import parse, parse_many
@@ -54,6 +55,17 @@ if TYPE_CHECKING:
     from .store.sql import SQLStore
 
 log = logging.getLogger("onebar.ratelimit")
+
+
+def subject_key(subject: str) -> str:
+    """The form a limited subject (an email, ``forgot:`` + an email) is counted under.
+
+    As emails are compared (:func:`onebar.text.email_key`: NFKC, case-folded),
+    so that every spelling the store takes for one account (``ＡDA@example.com``,
+    ``ada@example.com``) counts in one window; without validation, since a
+    subject that is not a valid email must still be counted.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", subject).strip().casefold())
 
 
 class StoreWindows(Storage, MovingWindowSupport):
@@ -167,7 +179,7 @@ class Throttle:
         A failing storage lets the attempt through (fail open, as the other checks do).
         """
         waits = []
-        subject = subject.casefold()
+        subject = subject_key(subject)
         if device:
             checks = [(self._attempts[0][0], ("onebar-attempt-device", device, subject))]
         else:
@@ -183,7 +195,7 @@ class Throttle:
         return max(1, math.ceil(max(waits))) if waits else None
 
     def _checks(self, address: str, subject: str, device: str | None = None, anywhere: bool = False):  # type: ignore[no-untyped-def]
-        subject = subject.casefold()
+        subject = subject_key(subject)
         if device:
             return [(self._per_account, ("onebar-device", device, subject))]
         checks = [(self._per_account, ("onebar", address, subject)), (self._per_address, ("onebar", address))]
