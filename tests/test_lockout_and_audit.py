@@ -69,6 +69,31 @@ def test_guessing_from_many_addresses_stops_at_the_per_account_limit_but_not_the
     assert owner.login().status_code == 303
 
 
+
+def test_a_browser_known_before_a_password_change_is_a_stranger_after_it(settings, store):
+    # The known-device window (the owner's escape from a storm) must not outlive the
+    # password it was earned with: a guesser who once had the password signed in too.
+    from onebar.web import create_app
+
+    app = create_app(settings.replace(login_account_rate_limit="3/hour"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"
+    owner = browser(app)
+    owner.signup()
+    former = browser(app)  # signed in with the old password, then the owner changes it
+    assert former.login().status_code == 303
+    former.logout()
+    new = "a password the guesser never had"
+    changed = owner._client.post("/account/password", data={
+        "csrf_token": csrf_token(owner._client, "/account"), "current": PASSWORD, "password": new, "confirm": new})
+    assert changed.status_code == 303
+    owner.logout()
+    statuses = []
+    for i in range(4):
+        former._client.environ_base["REMOTE_ADDR"] = f"203.0.113.{i + 1}"
+        statuses.append(former.login(password=f"guess {i}").status_code)
+    assert statuses == [401, 401, 401, 429], "its guesses count against the account as any stranger's"
+    assert owner.login(password=new).status_code == 303, "the owner's browser stayed known through the change"
+
 def from_address(app, address: str) -> AuthActions:  # type: ignore[no-untyped-def]
     """A browser that reaches the service from ``address`` (a bot of a botnet)."""
     bot = browser(app)

@@ -81,19 +81,32 @@ def send_verification(user: User) -> bool:
 
 
 def _device_for(email: str) -> str | None:
-    """The device id of this browser if it has signed in to ``email`` before."""
-    payload = service().links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
+    """The device id of this browser if it has signed in to ``email`` since its password last changed.
+
+    The cookie carries the account's token version, which a password change
+    or reset (and an email change) moves on: a browser that signed in before
+    a reset, perhaps the guesser's who had the old password, is a stranger
+    again, with the strangers' limits.
+    """
+    svc = service()
+    payload = svc.links.loads(DEVICE, request.cookies.get(DEVICE_COOKIE))
     try:
         key = normalize_email(email)
     except ValidationError:
         return None
-    if payload and payload.get("e") == key and isinstance(payload.get("n"), str):
-        return str(payload["n"])
-    return None
+    if not (payload and payload.get("e") == key and isinstance(payload.get("n"), str)):
+        return None
+    user = svc.store.get_user_by_email(key)
+    if user is None or svc.store.get_token_version(user.id) != payload.get("v"):
+        return None
+    return str(payload["n"])
 
 
-def _remember_device(email: str) -> None:
-    g.onebar_device = service().links.dumps(DEVICE, {"e": normalize_email(email), "n": secrets.token_urlsafe(12)})
+def _remember_device(user: User) -> None:
+    """Make this browser a known device of ``user`` at the account's current token version."""
+    svc = service()
+    g.onebar_device = svc.links.dumps(DEVICE, {"e": normalize_email(user.email), "n": secrets.token_urlsafe(12),
+                                               "v": svc.store.get_token_version(user.id)})
 
 
 @bp.after_app_request
@@ -222,7 +235,7 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     svc.throttle.reset(address, email, device=device)
     start_session(user.id)
     if device is None:
-        _remember_device(user.email)
+        _remember_device(user)
     _audit("login.success", user, app=app)
     return redirect(_next_target(), 303)
 
@@ -295,7 +308,7 @@ def signup() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str
     else:
         send_verification(user)
     start_session(user.id)
-    _remember_device(user.email)
+    _remember_device(user)
     return redirect(_next_target(), 303)
 
 
@@ -396,6 +409,7 @@ def change_password():  # type: ignore[no-untyped-def]
     svc.store.set_password(active.user.id, hashed)
     _audit("password.change", active.user, detail="other sessions signed out")
     start_session(active.user.id)  # this browser carries on, with a fresh session
+    _remember_device(active.user)  # and stays a known device, at the new token version
     flash("Your password is changed. Every other device is signed out.")
     return redirect(url_for(".account"), 303)
 
@@ -464,6 +478,7 @@ def change_email():  # type: ignore[no-untyped-def]
         form.email.errors = ["Another account uses this email."]
         return _account_page(email=form, status=409)
     _audit("email.change", user, detail=f"from {old.email}")
+    _remember_device(user)  # this browser stays a known device, under the new email
     send_verification(user)
     _mail(old.email, "Your Onebar email was changed",
           f"Hello {old.name},\n\nThe email of your Onebar account was changed from {old.email} to {user.email}.\n"
@@ -595,6 +610,6 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
     svc.store.set_password(user.id, hashed)
     _audit("password.reset", user, detail="all sessions signed out")
     start_session(user.id)
-    _remember_device(user.email)
+    _remember_device(user)
     flash("Your password is changed. Every other device is signed out.")
     return redirect(url_for(".account"), 303)
