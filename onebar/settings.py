@@ -21,7 +21,7 @@ Every setting, with its variable::
     session_max_age     ONEBAR_SESSION_MAX_AGE     1209600 (14 days, seconds)
     session_renew_after ONEBAR_SESSION_RENEW_AFTER 86400 (re-issue a day-old cookie)
     max_sessions        ONEBAR_MAX_SESSIONS        50: live sessions one account keeps; a new one
-                                                   ends the least recently used beyond it
+                                                   ends the one last renewed longest ago beyond it
     login_rate_limit    ONEBAR_LOGIN_RATE_LIMIT    "5/minute" failures per account and address
     login_ip_rate_limit ONEBAR_LOGIN_IP_RATE_LIMIT "30/minute" failures per address
     login_attempt_rate_limit    ONEBAR_LOGIN_ATTEMPT_RATE_LIMIT    "10/minute" sign-in attempts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -22,16 +21,18 @@ def sqlite_path(url: str) -> Path | None:
 def mask_password(url: str) -> str:
     """``scheme://user:***@host/…``: the URL with its password (and query) hidden, for messages and logs.
 
-    The query is dropped too, since libpq and redis-py accept ``?password=…``.
+    Read as text, not with ``urlsplit``: a password with an unencoded ``#``,
+    ``?`` or ``/`` would end urlsplit's host part early and be shown. Whatever
+    comes before the last ``@`` is the user (up to its first ``:``) and the
+    password. The query is dropped too, since libpq and redis-py accept
+    ``?password=…``.
     """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-    except ValueError:
-        return "<an unreadable URL>"
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
-    # Written out rather than urlunsplit, which drops the empty host of sqlite:///path.
-    return f"{parts.scheme}://{netloc}{parts.path}"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.partition("?")[0].partition("#")[0]
+    userinfo, at, hostpart = rest.rpartition("@")
+    hostpart = hostpart.partition("?")[0].partition("#")[0]
+    if not at:
+        return f"{scheme}://{hostpart}"
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{hostpart}" if colon else f"{scheme}://{user}@{hostpart}"

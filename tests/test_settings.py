@@ -66,7 +66,12 @@ def test_database_and_redis_urls_pick_the_engines_and_never_show_their_passwords
     ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg-secret@db/onebar"}, "database_url must be"),
     ({"ONEBAR_DATABASE_URL": "sqlite://relative.db"}, "database_url must be"),
     ({"ONEBAR_REDIS_URL": "memcached://onebar:pg-secret@cache"}, "redis_url must be"),
-], ids=["mysql", "sqlite-without-path", "not-redis"])
+    # Unencoded characters that end a URL's host part for urlsplit: the password is still hidden.
+    ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg#pg-secret@db/onebar"}, "database_url must be"),
+    ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg?pg-secret@db/onebar"}, "database_url must be"),
+    ({"ONEBAR_REDIS_URL": "memcached://:pg/pg-secret@cache:6379/0"}, "redis_url must be"),
+], ids=["mysql", "sqlite-without-path", "not-redis", "hash-in-password", "question-mark-in-password",
+        "slash-in-password"])
 def test_unknown_database_or_redis_urls_are_refused_with_the_password_masked(tmp_path, env, words):
     with pytest.raises(ConfigError, match=words) as caught:
         settings_mod.load(env, data_dir=tmp_path)
