@@ -41,7 +41,7 @@
   // page's own, so a light-only page gets a light bar on a dark OS, and a page
   // that declares `color-scheme: light dark` gets the OS's choice.
   // Written for people: `npm run build` (scripts/build-bar.mjs) minifies this
-  // template (csso) before terser sees the script.
+  // template (clean-css) before terser sees the script.
   const CSS = /* css */ `
     :host {
       display: block;
