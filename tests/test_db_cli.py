@@ -123,23 +123,25 @@ def test_db_copy_refuses_a_non_empty_target_unless_forced_and_repeats_exactly(em
 
 @pytest.mark.parametrize("url,words", [
     ("mysql://onebar:hunter2-secret@db/onebar", ["not a database URL", "onebar:***@db"]),
-    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port('127.0.0.1')}/onebar", ["cannot connect to PostgreSQL",
-                                                                             "onebar:***@127.0.0.1"]),
+    ("postgresql://onebar:hunter2-secret@127.0.0.1:{free}/onebar", ["cannot connect to PostgreSQL",
+                                                                    "onebar:***@127.0.0.1"]),
 ], ids=["unknown-scheme", "nothing-listening"])
 def test_db_copy_to_a_bad_target_is_one_line_without_the_password(embedded, url, words):
     data, _, _ = embedded
-    result = cli(data, "db", "copy", "--to", url)
+    # The free port is picked now, not when the tests were collected: a server started since may hold it.
+    result = cli(data, "db", "copy", "--to", url.format(free=free_port("127.0.0.1")))
     assert_one_error_line(result, *words)
     assert "hunter2-secret" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("url,words", [
     ("mysql://onebar:hunter2-secret@db/onebar", ["database_url must be", "onebar:***@db"]),
-    (f"postgresql://onebar:hunter2-secret@127.0.0.1:{free_port('127.0.0.1')}/onebar", ["cannot connect to PostgreSQL",
-                                                                             "onebar:***@127.0.0.1"]),
+    ("postgresql://onebar:hunter2-secret@127.0.0.1:{free}/onebar", ["cannot connect to PostgreSQL",
+                                                                    "onebar:***@127.0.0.1"]),
 ], ids=["unknown-scheme", "nothing-listening"])
 def test_serve_with_an_unusable_database_url_is_one_line_without_the_password(tmp_path, url, words):
-    result = cli(tmp_path, "serve", "--port", str(free_port("127.0.0.1")), env={"ONEBAR_DATABASE_URL": url})
+    result = cli(tmp_path, "serve", "--port", str(free_port("127.0.0.1")),
+                 env={"ONEBAR_DATABASE_URL": url.format(free=free_port("127.0.0.1"))})
     assert_one_error_line(result, *words)
     assert "hunter2-secret" not in result.stdout + result.stderr
 
