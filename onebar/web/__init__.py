@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ..exc import ServiceBusy, StoreBusy, StoreError
 from ..mail import mailer_for
 from ..handoff import SiteCredentials
+from ..hosts import HostAllowlist, hosts_of
 from ..passwords import HashingPool
 from ..ratelimit import Throttle, limits_storage
 from ..sessions import SessionCodec
@@ -33,7 +34,6 @@ from ..tokens import LinkSigner
 from . import handoff, jsonapi, pages
 from .fastpath import API_VARY, MeHandler
 from .gate import SignInGate
-from ..hosts import HostAllowlist, hosts_of
 from .state import Service, SessionPurger, init_app, write_cookie
 
 #: Seconds a client is told to wait when the store is busy.
