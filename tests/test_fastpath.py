@@ -104,11 +104,12 @@ def test_a_cookie_signed_with_an_older_key_is_renewed_on_both_paths(app, store, 
 
 
 def test_a_day_old_cookie_is_renewed_on_both_paths(app, store, ada):
-    with time_machine.travel("2026-11-22 11:00:00", tick=False):
-        cookie, _ = session_cookie(store, ada)
-    sid = SessionCodec([NEW_KEY], 10**6).decode(cookie).sid  # keep the row alive past the travel
-    store.extend_session(sid, expires_at=int(time.time()) + 10**6, now=int(time.time()))
-    with time_machine.travel("2026-11-23 12:00:00", tick=False):
+    # Signed a day and an hour ago, on whatever day the suite runs (a fixed date
+    # turned the cookie older than its max age once the calendar passed it).
+    with time_machine.travel(time.time() - 25 * 3600, tick=False) as traveller:
+        cookie, sid = session_cookie(store, ada)
+        store.extend_session(sid, expires_at=int(time.time()) + 14 * 86400, now=int(time.time()))  # a row that outlives the day
+        traveller.shift(25 * 3600)
         _, hdrs, body = assert_same(app, {"Cookie": f"onebar_session={cookie}"})
     assert b"Ada Lovelace" in body
     assert any(k == "Set-Cookie" and v.startswith("onebar_session=ey") for k, v in hdrs)
