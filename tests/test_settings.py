@@ -70,8 +70,12 @@ def test_database_and_redis_urls_pick_the_engines_and_never_show_their_passwords
     ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg#pg-secret@db/onebar"}, "database_url must be"),
     ({"ONEBAR_DATABASE_URL": "mysql://onebar:pg?pg-secret@db/onebar"}, "database_url must be"),
     ({"ONEBAR_REDIS_URL": "memcached://:pg/pg-secret@cache:6379/0"}, "redis_url must be"),
+    # A password in the query (libpq and redis-py take ?password=) that holds an @.
+    ({"ONEBAR_DATABASE_URL": "mysql:///onebar?host=/run/mysqld&password=pg-secret@x"}, "database_url must be"),
+    ({"ONEBAR_REDIS_URL": "memcached:///run/cache.sock?password=x@pg-secret"}, "redis_url must be"),
+    ({"ONEBAR_DATABASE_URL": "mysql://onebar:pw@db/onebar?password=x@pg-secret"}, "database_url must be"),
 ], ids=["mysql", "sqlite-without-path", "not-redis", "hash-in-password", "question-mark-in-password",
-        "slash-in-password"])
+        "slash-in-password", "at-in-query-password", "at-in-socket-query-password", "at-in-query-and-userinfo"])
 def test_unknown_database_or_redis_urls_are_refused_with_the_password_masked(tmp_path, env, words):
     with pytest.raises(ConfigError, match=words) as caught:
         settings_mod.load(env, data_dir=tmp_path)
