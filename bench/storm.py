@@ -113,7 +113,8 @@ def storm_result(proc: subprocess.Popen[str], password: str | None = None, timeo
 
 
 def me_latencies(url: str, cookie: str, *, seconds: float, max_requests: int = 20000) -> list[float]:
-    """Signed-in /api/me one at a time for ``seconds``: each latency in ms (a failure counts as 10 s)."""
+    """Signed-in /api/me one at a time for ``seconds``: each latency in ms (a failure, or an answer
+    that no longer knows the user, counts as 10 s)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     out: list[float] = []
@@ -170,10 +171,16 @@ def sign_in_cookie(url: str, email: str, password: str) -> str:
         conn.close()
 
 
-def measure(url: str, *, email: str, password: str, seconds: float = 6.0, connections: int = 64,
-            max_requests: int = 5000, quiet_seconds: float = 3.0) -> StormFigures:
-    """/api/me alone, then during the storm, one after the other in the same run."""
-    cookie = sign_in_cookie(url, email, password)
+def measure(url: str, *, email: str, password: str, reader: tuple[str, str], seconds: float = 6.0,
+            connections: int = 64, max_requests: int = 5000, quiet_seconds: float = 3.0) -> StormFigures:
+    """/api/me alone, then during the storm, one after the other in the same run.
+
+    The storm signs in as ``email``; /api/me is asked as ``reader`` (email,
+    password), another member. Not the storm's account: each of its sign-ins
+    that gets through ends the account's least recently used session past
+    the cap (``ONEBAR_MAX_SESSIONS``), which would be the reader's.
+    """
+    cookie = sign_in_cookie(url, *reader)
     quiet = me_latencies(url, cookie, seconds=quiet_seconds)
     proc = start_storm(url, email=email, password=password, connections=connections, seconds=seconds,
                        max_requests=max_requests)
@@ -196,12 +203,15 @@ def run(workdir: Path, *, seconds: float, progress: Callable[[str], None] = prin
     data.mkdir(parents=True)
     keys = procs.new_keys()
     email, password = "storm@example.com", "storm-password-1"
-    subprocess.run([sys.executable, "-m", "onebar", "--data-dir", str(data), "user", "add", email, "--name",
-                    "Storm", "--password-stdin"], input=password + "\n", text=True, check=True,
-                   capture_output=True, env={**os.environ, **procs.service_env(data, keys)}, cwd=procs.ROOT)
+    reader = ("reader@example.com", "reader-password-1")
+    for who, secret, name in [(email, password, "Storm"), (*reader, "Reader")]:
+        subprocess.run([sys.executable, "-m", "onebar", "--data-dir", str(data), "user", "add", who, "--name",
+                        name, "--password-stdin"], input=secret + "\n", text=True, check=True,
+                       capture_output=True, env={**os.environ, **procs.service_env(data, keys)}, cwd=procs.ROOT)
     with procs.service(data, keys, env={"ONEBAR_ACCESS_LOG": "0"}) as svc:
         progress("/api/me alone, then during 64 loops of correct sign-ins")
-        return measure(svc.url, email=email, password=password, seconds=seconds, max_requests=200_000)
+        return measure(svc.url, email=email, password=password, reader=reader, seconds=seconds,
+                       max_requests=200_000)
 
 
 def markdown(f: StormFigures, command: str) -> str:
@@ -213,7 +223,8 @@ def markdown(f: StormFigures, command: str) -> str:
     return "\n".join([
         "## 6. /api/me during a storm of correct sign-ins", "",
         "One free account; 64 loops sign in with its correct password as fast as they can (bounded in time "
-        "and count, in their own process), while one client asks signed-in `/api/me` one request at a time. "
+        "and count, in their own process), while one client, signed in as another member, asks `/api/me` "
+        "one request at a time. "
         "The same client first asks it with no storm, in the same run: that is the baseline. "
         "`onebar serve` with its defaults (1 worker × 8 threads, one password hash at a time per worker, "
         "sign-in attempts limited per account and address).", "", stamp(command), "",
