@@ -332,7 +332,7 @@ def user_revoke(ctx: _Context, email: str, key: str | None) -> None:
 @pass_ctx
 def user_invite(ctx: _Context, email: str) -> None:
     """Send a sign-up link to EMAIL: it works once, for 7 days, and replaces any earlier invitation."""
-    from .mail import Message, mailer_for
+    from .mail import MailError, Message, mailer_for
     from .store.base import clean_email
     from .tokens import LinkSigner
 
@@ -354,9 +354,18 @@ def user_invite(ctx: _Context, email: str) -> None:
                    "(it works once, for 7 days):")
         click.echo(link)
         return
-    mailer.send(Message(to=email, subject="You are invited to Onebar",
-                        body=f"Hello,\n\nYou are invited to create an Onebar account for {email}. "
-                        f"The link works once, for 7 days:\n\n{link}\n"))
+    try:
+        mailer.send(Message(to=email, subject="You are invited to Onebar",
+                            body=f"Hello,\n\nYou are invited to create an Onebar account for {email}. "
+                            f"The link works once, for 7 days:\n\n{link}\n"))
+    except MailError as exc:
+        # The new invitation already replaced any earlier link: the operator
+        # gets the one that works now rather than nothing.
+        click.echo(f"error: {exc}", err=True)
+        click.echo(f"the invitation is made (earlier links to {shown(email)} no longer work): "
+                   "send this link yourself, or run the command again once mail works:", err=True)
+        click.echo(link)
+        sys.exit(1)
     click.echo(f"sent an invitation to {shown(email)}")
 
 

@@ -152,6 +152,27 @@ def test_invite_mails_a_sign_up_link_that_works_when_sign_up_is_by_invitation(se
                           "already has an account")
 
 
+def test_an_invitation_mail_that_cannot_be_sent_prints_the_link_that_works(settings, store):
+    from onebar.web import create_app
+
+    from .live import free_port
+
+    base = {"ONEBAR_PUBLIC_URL": "http://localhost:5000", "ONEBAR_SIGNUP": "invite"}
+    onebar(settings.data_dir, "user", "invite", "grace@example.com", env=base)  # mail off: an earlier link
+    nobody = {**base, "ONEBAR_SMTP_URL": f"smtp://127.0.0.1:{free_port('127.0.0.1')}"}  # nothing listens there
+    result = onebar(settings.data_dir, "user", "invite", "grace@example.com", env=nobody, check=False)
+    assert result.returncode == 1
+    assert "cannot send mail" in result.stderr and "earlier links to grace@example.com no longer work" in result.stderr
+    assert "Traceback" not in result.stderr
+    link = result.stdout.split("http://localhost:5000", 1)[1].split()[0]
+
+    app = create_app(settings.replace(signup="invite"), store)
+    app.config["SERVER_NAME"] = "localhost:5000"
+    page = app.test_client().get(link)
+    assert page.status_code == 200 and 'value="grace@example.com"' in page.get_data(as_text=True), \
+        "the printed link is the invitation that works now"
+
+
 def test_an_invitation_works_once_and_not_again_after_the_account_is_removed(settings, store):
     from onebar.web import create_app
 
