@@ -58,7 +58,7 @@ def until_the_bar_shows_signed_out(page: Page, within: float = 10.0) -> None:
     """
     deadline = time.monotonic() + within
     while not sign_in_link(page).count():
-        assert time.monotonic() < deadline, f"the bar on {page.url} still shows {user_button(page).inner_text()!r}"
+        assert time.monotonic() < deadline, f"the bar on {page.url} still shows {user_button(page).all_inner_texts()!r}"
         try:
             page.evaluate("() => { document.dispatchEvent(new Event('visibilitychange')); "
                           "window.dispatchEvent(new Event('focus')); }")
