@@ -108,7 +108,8 @@ def test_a_day_old_cookie_is_renewed_on_both_paths(app, store, ada):
     # turned the cookie older than its max age once the calendar passed it).
     with time_machine.travel(time.time() - 25 * 3600, tick=False) as traveller:
         cookie, sid = session_cookie(store, ada)
-        store.extend_session(sid, expires_at=int(time.time()) + 14 * 86400, now=int(time.time()))  # a row that outlives the day
+        # A row that outlives the day (session_cookie's lasts an hour).
+        store.extend_session(sid, expires_at=int(time.time()) + 14 * 86400, now=int(time.time()))
         traveller.shift(25 * 3600)
         _, hdrs, body = assert_same(app, {"Cookie": f"onebar_session={cookie}"})
     assert b"Ada Lovelace" in body
