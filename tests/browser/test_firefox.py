@@ -21,7 +21,7 @@ import pytest
 
 from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 from .conftest import ADA, HOSTPAGE, MALLORY, PASSWORD, XSS_NAME, Sites
-from .firefox import PREFS, Firefox, Tab
+from .firefox import Firefox, Tab
 
 pytestmark = pytest.mark.browser
 
@@ -208,8 +208,8 @@ def cross_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrossSite]:
 
 
 def test_firefox_cross_site_hand_off_with_third_party_cookies_blocked(tab: Tab, cross_site: CrossSite) -> None:
-    assert PREFS["network.cookie.cookieBehavior"] == 1  # the profile's setting; proven next
-    # The probe: a SameSite=None cookie of B goes along on B's own request, and not on A's.
+    # The profile blocks third-party cookies (PREFS["network.cookie.cookieBehavior"] = 1). The
+    # probe proves it: a SameSite=None cookie of B goes along on B's own request, and not on A's.
     tab.goto(cross_site.b + "/probe/set")
     check = f"fetch({json.dumps(cross_site.b + '/probe/check')}, {{credentials: 'include'}}).then(r => r.json())"
     assert tab.eval(check) == {"cookie": True}  # (asked from B's own page: the probe works)
