@@ -341,6 +341,16 @@ def test_an_invitation_makes_one_account_once_and_the_newest_replaces_older_ones
     assert not store.invite_pending("ada@example.com", pending), "removing the account withdraws its invitation"
 
 
+def test_invitations_are_purged_once_their_links_have_expired(store):
+    nonce = store.create_invite("grace@example.com")
+    week = 7 * 24 * 3600  # a link's lifetime (onebar.tokens.INVITE)
+    store.purge_sessions(before=int(time.time()) + week - 60)  # the link still works then: kept
+    assert store.invite_pending("grace@example.com", nonce) and store.row_counts()["invites"] == 1
+    store.purge_sessions(before=int(time.time()) + week + 60)
+    assert not store.invite_pending("grace@example.com", nonce)
+    assert store.row_counts()["invites"] == 0, "no longer counted among the pending invitations"
+
+
 def test_the_audit_log_filters_and_keeps_the_order_events_were_written(store):
     at = 1_700_000_000
     for i, (event, email) in enumerate([("login.failure", "Ada@Example.com"), ("login.lockout", "ada@example.com"),

@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..exc import DuplicateError, NotFound, ValidationError
+from ..tokens import INVITE
 from .base import (APP_ID, APPS_CHANGED, PROFILE_CHANGED, SESSION_ENDED, ActiveSession, App, AuditEvent, Backchannel,
                    Event, HandoffCode, Session, User, check_backchannel_url, clean_email, normalize_email,
                    normalize_origin)
@@ -352,9 +353,11 @@ class SQLStore:
 
     def purge_sessions(self, before: int) -> int:
         """Delete sessions that expired or were revoked before ``before``, attempts older than
-        a day before it, and events older than it (but never younger than :data:`EVENT_KEEP`)."""
+        a day before it, invitations whose links had expired by then, and events older than
+        it (but never younger than :data:`EVENT_KEEP`)."""
         with self._db(write=True) as db:
             db.execute("DELETE FROM attempts WHERE at < ?", (before - 24 * 3600,))
+            db.execute("DELETE FROM invites WHERE created_at < ?", (before - INVITE[1],))
             db.execute("DELETE FROM events WHERE at < ?", (min(before, int(time.time()) - EVENT_KEEP),))
             return int(db.execute(
                 "DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?", (before, before)
