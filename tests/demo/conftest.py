@@ -14,12 +14,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 
 from onebar.demo import DEMO_USERS
 
 from ..live import MANY_SIGN_INS, Service, free_port, run_server, start_service
 
 ADA, GRACE = DEMO_USERS
+
+
+def look_again(page: Page) -> None:
+    """Come back to the tab as a user does (visibility, focus): the bar asks the service again.
+
+    A page the server rendered for the user reloads itself when the bar learns
+    of a sign-out, so the nudge may land on a page that is going away: that is
+    the feature working, and the caller goes on with the page that replaced it.
+    """
+    try:
+        page.evaluate("() => { document.dispatchEvent(new Event('visibilitychange')); "
+                      "window.dispatchEvent(new Event('focus')); }")
+    except PlaywrightError as exc:
+        if "context was destroyed" not in exc.message:
+            raise
+        page.wait_for_load_state()
 
 
 @dataclass(frozen=True)

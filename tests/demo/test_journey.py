@@ -12,13 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
-from playwright.sync_api import Error as PlaywrightError
 
 from onebar.integrations.wsgi import LocalVerifier, RemoteVerifier
 from onebar.store import SQLiteStore
 
 from ..live import ROOT, TEST_SECRET_KEYS
-from .conftest import ADA, Demo
+from .conftest import ADA, Demo, look_again
 
 pytestmark = pytest.mark.browser
 
@@ -50,22 +49,12 @@ def open_page(context: BrowserContext, url: str) -> Page:
 
 
 def until_the_bar_shows_signed_out(page: Page, within: float = 10.0) -> None:
-    """Come back to the tab (focus, visibility) until the bar has re-checked and shows "Sign in".
-
-    A page the server rendered for the user reloads itself when the bar learns of
-    the sign-out, so the nudge may land on a page that is going away: that is the
-    feature working, and the check runs again on the page that replaced it.
-    """
+    """Come back to the tab until the bar has re-checked and shows "Sign in"."""
     deadline = time.monotonic() + within
     while not sign_in_link(page).count():
-        assert time.monotonic() < deadline, f"the bar on {page.url} still shows {user_button(page).all_inner_texts()!r}"
-        try:
-            page.evaluate("() => { document.dispatchEvent(new Event('visibilitychange')); "
-                          "window.dispatchEvent(new Event('focus')); }")
-        except PlaywrightError as exc:
-            if "context was destroyed" not in exc.message:
-                raise
-            page.wait_for_load_state()
+        assert time.monotonic() < deadline, (
+            f"the bar on {page.url} still shows {user_button(page).all_inner_texts()!r}")
+        look_again(page)
         page.wait_for_timeout(250)
 
 
