@@ -9,6 +9,7 @@ import pytest
 
 from onebar.exc import DuplicateError, NotFound, StoreBusy, ValidationError
 from onebar.store import App, AuditEvent, SQLiteStore, schema
+from onebar.tokens import INVITE
 
 from .conftest import APPS, BACKENDS, open_test_store
 
@@ -343,10 +344,10 @@ def test_an_invitation_makes_one_account_once_and_the_newest_replaces_older_ones
 
 def test_invitations_are_purged_once_their_links_have_expired(store):
     nonce = store.create_invite("grace@example.com")
-    week = 7 * 24 * 3600  # a link's lifetime (onebar.tokens.INVITE)
-    store.purge_sessions(before=int(time.time()) + week - 60)  # the link still works then: kept
+    lifetime = INVITE[1]  # the signed link's max age (7 days)
+    store.purge_sessions(before=int(time.time()) + lifetime - 60)  # the link still works then: kept
     assert store.invite_pending("grace@example.com", nonce) and store.row_counts()["invites"] == 1
-    store.purge_sessions(before=int(time.time()) + week + 60)
+    store.purge_sessions(before=int(time.time()) + lifetime + 60)
     assert not store.invite_pending("grace@example.com", nonce)
     assert store.row_counts()["invites"] == 0, "no longer counted among the pending invitations"
 
